@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * base: the few things every keysentry module shares.
+ *
+ * - enum ks_err: one project-wide error code set, append-only.
+ * - struct ks_diag: where and why something failed (message, byte offset,
+ *   line:column), filled by every parser and rendered once by the CLI.
+ * - ks_x*alloc: allocation failure aborts; callers cap input-derived sizes
+ *   before allocating instead (see KS_MAX_* below).
+ * - struct ks_buf: a growable byte buffer that is always NUL-terminated and
+ *   never grows past its hard cap.
+ * - UTF-8 and NUL screening for the event reader's hot path.
+ */
+#ifndef KS_BASE_H
+#define KS_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KS_MUST_CHECK __attribute__((warn_unused_result))
+#define KS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define KS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Caps on input-derived sizes; each is documented in docs/architecture.md. */
+#define KS_MAX_EVENT_BYTES (1u << 20)  /* one event (record or line): 1 MiB, as CloudWatch Logs */
+#define KS_MAX_JSON_DEPTH 512          /* nesting of one JSON event */
+#define KS_MAX_PATTERN_BYTES 1024      /* filter pattern length, as AWS */
+
+enum ks_err {
+    KS_OK = 0,
+    KS_E_NOMEM = 1,
+    KS_E_IO = 2,
+    KS_E_SYNTAX = 3,  /* malformed input text (JSON, pattern, template) */
+    KS_E_LIMIT = 4,   /* a documented limit was exceeded */
+    KS_E_TOOBIG = 5,  /* a buffer cap was reached */
+    KS_E_INVALID = 6, /* well-formed but not acceptable */
+    KS_E_NOTFOUND = 7,
+    KS_E_FORMAT = 8, /* compressed/container format damaged */
+};
+
+const char *ks_strerror(enum ks_err err);
+
+/* Details of a failure. offset is a byte offset into the text that failed
+ * (SIZE_MAX when unknown); the renderer derives line:column from it. */
+struct ks_diag {
+    enum ks_err err;
+    size_t offset;
+    char msg[256];
+};
+
+void ks_diag_clear(struct ks_diag *d);
+/* Records err, offset and a formatted message; returns err for tail calls. */
+enum ks_err ks_diag_set(struct ks_diag *d, enum ks_err err, size_t offset, const char *fmt, ...)
+    KS_PRINTF(4, 5);
+
+/* Renders "prefix: message at line:col" plus the source line and a caret
+ * under the offending byte into out (always NUL-terminated). */
+void ks_diag_render(const struct ks_diag *d, const char *prefix, const char *text, size_t len,
+                    char *out, size_t out_size);
+
+void *ks_xmalloc(size_t size);
+void *ks_xcalloc(size_t n, size_t size);
+void *ks_xrealloc(void *p, size_t size);
+char *ks_xstrdup(const char *s);
+char *ks_xmemdup(const void *p, size_t len); /* adds a NUL after len bytes */
+
+/* Growable buffer. Invariants: data != NULL, data[len] == '\0', len <= max. */
+struct ks_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+
+void ks_buf_init(struct ks_buf *b, size_t max);
+void ks_buf_release(struct ks_buf *b);
+KS_MUST_CHECK enum ks_err ks_buf_add(struct ks_buf *b, const void *p, size_t n);
+KS_MUST_CHECK enum ks_err ks_buf_addf(struct ks_buf *b, const char *fmt, ...) KS_PRINTF(2, 3);
+KS_MUST_CHECK enum ks_err ks_buf_grow(struct ks_buf *b, size_t extra);
+void ks_buf_reset(struct ks_buf *b);
+/* Appends s as the body of a JSON string (no quotes), escaping per RFC 8259. */
+KS_MUST_CHECK enum ks_err ks_buf_add_json_str(struct ks_buf *b, const char *s, size_t n);
+
+/*
+ * Screens an event for what the JSON scanner and the matchers must never see:
+ * NUL bytes and invalid UTF-8 (overlongs, surrogates, > U+10FFFF, truncation).
+ * Returns true when clean; otherwise false with *bad_at set to the offset of
+ * the first offending byte. Pure ASCII runs 16 bytes at a time.
+ */
+bool ks_text_clean(const char *p, size_t len, size_t *bad_at);
+
+#endif
