@@ -443,9 +443,11 @@ static bool window_push(struct rd *r, struct window *w, const char *data, size_t
     while (n || eof) {
         size_t room = WINDOW_CAP - w->len;
         size_t take = n < room ? n : room;
-        memcpy(w->buf + w->len, data, take);
+        if (take) {
+            memcpy(w->buf + w->len, data, take);
+            data += take;
+        }
         w->len += take;
-        data += take;
         n -= take;
         r->st->bytes += take;
         bool last = eof && n == 0;

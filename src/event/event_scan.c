@@ -616,7 +616,9 @@ static const char *scan_object(struct event_scan *s, unsigned node, const char *
     if (p < end && *p == '}')
         return p + 1;
     for (;;) {
-        if (p >= end || *p != '"')
+        if (p >= end)
+            return fail(s, p, "unexpected end of input");
+        if (*p != '"')
             return fail(s, p, "expected a string key");
         const char *kq = string_end(p + 1, end), *bad;
         if (!kq)
