@@ -33,7 +33,7 @@ bench: all
 	@bench/run.sh
 
 format:
-	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')
+	clang-format -i $$(git ls-files "src/*.[ch]" "tests/*.[ch]" "bench/*.[ch]")
 
 lint:
 	@scripts/lint.sh

@@ -8,15 +8,24 @@
 const char *ks_strerror(enum ks_err err)
 {
     switch (err) {
-    case KS_OK: return "success";
-    case KS_E_NOMEM: return "out of memory";
-    case KS_E_IO: return "input/output error";
-    case KS_E_SYNTAX: return "syntax error";
-    case KS_E_LIMIT: return "limit exceeded";
-    case KS_E_TOOBIG: return "too big";
-    case KS_E_INVALID: return "invalid";
-    case KS_E_NOTFOUND: return "not found";
-    case KS_E_FORMAT: return "damaged format";
+    case KS_OK:
+        return "success";
+    case KS_E_NOMEM:
+        return "out of memory";
+    case KS_E_IO:
+        return "input/output error";
+    case KS_E_SYNTAX:
+        return "syntax error";
+    case KS_E_LIMIT:
+        return "limit exceeded";
+    case KS_E_TOOBIG:
+        return "too big";
+    case KS_E_INVALID:
+        return "invalid";
+    case KS_E_NOTFOUND:
+        return "not found";
+    case KS_E_FORMAT:
+        return "damaged format";
     }
     return "unknown error";
 }
@@ -207,13 +216,27 @@ enum ks_err ks_buf_add_json_str(struct ks_buf *b, const char *s, size_t n)
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t elen = 2;
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             esc[1] = 'u';
             esc[2] = '0';

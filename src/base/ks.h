@@ -19,14 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KS_MUST_CHECK __attribute__((warn_unused_result))
+#define KS_MUST_CHECK   __attribute__((warn_unused_result))
 #define KS_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define KS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Caps on input-derived sizes; each is documented in docs/architecture.md. */
-#define KS_MAX_EVENT_BYTES (1u << 20)  /* one event (record or line): 1 MiB, as CloudWatch Logs */
-#define KS_MAX_JSON_DEPTH 512          /* nesting of one JSON event */
-#define KS_MAX_PATTERN_BYTES 1024      /* filter pattern length, as AWS */
+#define KS_MAX_EVENT_BYTES   (1u << 20) /* one event (record or line): 1 MiB, as CloudWatch Logs */
+#define KS_MAX_JSON_DEPTH    512        /* nesting of one JSON event */
+#define KS_MAX_PATTERN_BYTES 1024       /* filter pattern length, as AWS */
 
 enum ks_err {
     KS_OK = 0,
@@ -90,5 +90,14 @@ KS_MUST_CHECK enum ks_err ks_buf_add_json_str(struct ks_buf *b, const char *s, s
  * the first offending byte. Pure ASCII runs 16 bytes at a time.
  */
 bool ks_text_clean(const char *p, size_t len, size_t *bad_at);
+
+/* System headers that declare banned functions come first, so banned.h's
+ * macros cannot break their prototypes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/banned.h"
 
 #endif

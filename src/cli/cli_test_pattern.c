@@ -37,7 +37,8 @@ static const char help[] =
     "  -h, --help    show this help\n"
     "\n"
     "examples:\n"
-    "  keysentry test-pattern '{ $.eventSource = kms.amazonaws.com && $.errorCode = \"*\" }' trail/\n"
+    "  keysentry test-pattern '{ $.eventSource = kms.amazonaws.com && $.errorCode = \"*\" }' "
+    "trail/\n"
     "  keysentry test-pattern --count '?AccessDenied ?UnauthorizedOperation' events.ndjson\n"
     "  keysentry test-pattern --json '[ip, user, ..., status = 4*, bytes]' access.log\n"
     "\n"
@@ -140,14 +141,30 @@ int cli_test_pattern(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'j': t.json = true; break;
-        case 'c': t.count = true; break;
-        case 'o': t.origin = true; break;
-        case 's': t.strict = true; break;
-        case 'l': lines = true; break;
-        case 'q': quiet = true; break;
-        case 'h': fputs(help, stdout); return CLI_OK;
-        default: fputs("Run 'keysentry test-pattern --help' for usage.\n", stderr); return CLI_USAGE;
+        case 'j':
+            t.json = true;
+            break;
+        case 'c':
+            t.count = true;
+            break;
+        case 'o':
+            t.origin = true;
+            break;
+        case 's':
+            t.strict = true;
+            break;
+        case 'l':
+            lines = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return CLI_OK;
+        default:
+            fputs("Run 'keysentry test-pattern --help' for usage.\n", stderr);
+            return CLI_USAGE;
         }
     }
     if (optind >= argc) {
@@ -197,8 +214,8 @@ int cli_test_pattern(int argc, char **argv)
         fprintf(t.out, "%llu\n", (unsigned long long)t.matches);
     if (st.bad_file)
         rc = CLI_FAIL;
-    uint64_t bad = st.bad_json + st.bad_utf8 + st.bad_nul + st.too_big + st.too_deep +
-                   st.bad_gzip + t.bad_json;
+    uint64_t bad = st.bad_json + st.bad_utf8 + st.bad_nul + st.too_big + st.too_deep + st.bad_gzip +
+                   t.bad_json;
     if (!quiet)
         fprintf(stderr,
                 "keysentry: %llu of %llu events matched (%llu files, %llu bytes, %llu bad "

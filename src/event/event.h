@@ -149,11 +149,11 @@ enum event_skim_status event_skim(const char *p, size_t len, size_t *used, struc
 struct event {
     const char *data; /* the event's bytes: one record or one line, no newline */
     size_t len;
-    int64_t time_ms;      /* CloudTrail eventTime, or INT64_MIN when unknown */
-    const char *file;     /* origin: path, or "-" for stdin */
-    uint64_t record;      /* 0-based record index within a Records file, else line number-1 */
-    uint64_t offset;      /* byte offset in the (decompressed) file */
-    uint64_t number;      /* 1-based number of the event across the whole read */
+    int64_t time_ms;  /* CloudTrail eventTime, or INT64_MIN when unknown */
+    const char *file; /* origin: path, or "-" for stdin */
+    uint64_t record;  /* 0-based record index within a Records file, else line number-1 */
+    uint64_t offset;  /* byte offset in the (decompressed) file */
+    uint64_t number;  /* 1-based number of the event across the whole read */
 };
 
 /* Counters for one read; bad events are counted by cause. */
@@ -181,9 +181,9 @@ typedef int event_fn(void *ctx, const struct event *ev);
 
 struct event_reader_opts {
     enum event_format format;
-    FILE *errors;        /* where bad input is reported; NULL = silent */
+    FILE *errors;          /* where bad input is reported; NULL = silent */
     size_t gzip_whole_max; /* compressed files up to this size inflate in one go (libdeflate) */
-    bool want_time;      /* parse eventTime of JSON events into time_ms */
+    bool want_time;        /* parse eventTime of JSON events into time_ms */
 };
 
 void event_reader_opts_init(struct event_reader_opts *o);
@@ -195,8 +195,8 @@ void event_reader_opts_init(struct event_reader_opts *o);
  * stops the read. Returns 0, the callback's non-zero value, or -1 when path
  * itself cannot be opened (reported and counted).
  */
-int event_read_path(const char *path, const struct event_reader_opts *opts, event_fn *fn,
-                    void *ctx, struct event_stats *stats);
+int event_read_path(const char *path, const struct event_reader_opts *opts, event_fn *fn, void *ctx,
+                    struct event_stats *stats);
 
 /* Parses an ISO 8601 CloudTrail time ("2023-07-10T11:42:18Z", optional
  * fraction) into milliseconds since the epoch; false if malformed. */

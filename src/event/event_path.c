@@ -48,8 +48,7 @@ static enum ks_err parse_bracket(const char *text, size_t len, size_t *pos, stru
         size_t end = i++;
         if (i >= len || text[i] != ']')
             return ks_diag_set(diag, KS_E_SYNTAX, i, "expected ']' after quoted key");
-        enum ks_err e =
-            add_step(path, EVENT_STEP_KEY, 0, text + start, end - start, *pos, diag);
+        enum ks_err e = add_step(path, EVENT_STEP_KEY, 0, text + start, end - start, *pos, diag);
         *pos = i + 1;
         return e;
     }
@@ -148,9 +147,15 @@ void event_path_format(const struct event_path *path, char *buf, size_t size)
             n += (size_t)snprintf(buf + n, size - n, plain ? ".%s" : ".['%s']", s->key);
             break;
         }
-        case EVENT_STEP_INDEX: n += (size_t)snprintf(buf + n, size - n, "[%u]", s->index); break;
-        case EVENT_STEP_ANY_KEY: n += (size_t)snprintf(buf + n, size - n, ".*"); break;
-        case EVENT_STEP_ANY_INDEX: n += (size_t)snprintf(buf + n, size - n, "[*]"); break;
+        case EVENT_STEP_INDEX:
+            n += (size_t)snprintf(buf + n, size - n, "[%u]", s->index);
+            break;
+        case EVENT_STEP_ANY_KEY:
+            n += (size_t)snprintf(buf + n, size - n, ".*");
+            break;
+        case EVENT_STEP_ANY_INDEX:
+            n += (size_t)snprintf(buf + n, size - n, "[*]");
+            break;
         }
     }
 }

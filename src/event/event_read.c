@@ -26,10 +26,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define READ_CHUNK (1u << 20)
-#define WINDOW_CAP (2u * KS_MAX_EVENT_BYTES + READ_CHUNK)
+#define READ_CHUNK         (1u << 20)
+#define WINDOW_CAP         (2u * KS_MAX_EVENT_BYTES + READ_CHUNK)
 #define GZIP_WHOLE_OUT_MAX (32u << 20) /* inflated size for the one-shot path */
-#define MAX_DIR_DEPTH 32
+#define MAX_DIR_DEPTH      32
 
 enum rmode { M_SNIFF, M_LINES, M_RECORDS };
 enum rstate { R_ELEM_OR_END, R_ELEM, R_AFTER, R_TAIL, R_DEAD };
@@ -104,8 +104,8 @@ static int64_t days_from_civil(int y, int m, int d)
 bool event_parse_time(const char *s, size_t len, int64_t *ms)
 {
     int Y, M, D, h, m, sec;
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
+        s[16] != ':')
         return false;
     if (!digits(s, 4, &Y) || !digits(s + 5, 2, &M) || !digits(s + 8, 2, &D) ||
         !digits(s + 11, 2, &h) || !digits(s + 14, 2, &m) || !digits(s + 17, 2, &sec))
@@ -421,8 +421,9 @@ static size_t frame(struct rd *r, const char *buf, size_t len, bool eof)
     r->base_off += pos;
     size_t n = frame_records(r, buf + pos, len - pos, eof);
     r->base_off -= pos;
-    if (eof && !r->stop && (r->rstate == R_ELEM || r->rstate == R_ELEM_OR_END ||
-                            r->rstate == R_AFTER || r->skipping)) {
+    if (eof && !r->stop &&
+        (r->rstate == R_ELEM || r->rstate == R_ELEM_OR_END || r->rstate == R_AFTER ||
+         r->skipping)) {
         r->st->bad_json++;
         report(r, r->base_off + len, "Records array not closed (truncated file?)");
         r->rstate = R_DEAD;
@@ -613,8 +614,8 @@ static void read_fd(struct rd *r, int fd, off_t size, bool regular)
                 struct libdeflate_decompressor *dc = libdeflate_alloc_decompressor();
                 char *obuf = ks_xmalloc(isize ? isize : 1);
                 size_t in_used = 0, out_n = 0;
-                enum libdeflate_result res = libdeflate_gzip_decompress_ex(
-                    dc, cbuf, csize, obuf, isize, &in_used, &out_n);
+                enum libdeflate_result res =
+                    libdeflate_gzip_decompress_ex(dc, cbuf, csize, obuf, isize, &in_used, &out_n);
                 libdeflate_free_decompressor(dc);
                 if (res == LIBDEFLATE_SUCCESS && in_used == csize) {
                     r->st->bytes += out_n;
@@ -733,8 +734,8 @@ static void read_tree(struct rd *r, const char *path, unsigned depth)
     close(fd);
 }
 
-int event_read_path(const char *path, const struct event_reader_opts *opts, event_fn *fn,
-                    void *ctx, struct event_stats *stats)
+int event_read_path(const char *path, const struct event_reader_opts *opts, event_fn *fn, void *ctx,
+                    struct event_stats *stats)
 {
     struct rd r;
     memset(&r, 0, sizeof(r));

@@ -35,7 +35,7 @@ struct plan_edge {
 };
 
 struct plan_node {
-    int slot; /* -1 when no selector ends here */
+    int slot;          /* -1 when no selector ends here */
     bool any_obj_edge; /* has KEY or ANY_KEY edges */
     bool any_arr_edge; /* has INDEX or ANY_INDEX edges */
     struct plan_edge *edges;
@@ -177,7 +177,8 @@ void event_scan_free(struct event_scan *s)
     free(s);
 }
 
-size_t event_scan_values(const struct event_scan *s, unsigned slot, const struct event_value **values)
+size_t event_scan_values(const struct event_scan *s, unsigned slot,
+                         const struct event_value **values)
 {
     const struct slot_vals *sv = &s->slots[slot];
     *values = sv->v;
@@ -365,10 +366,18 @@ static const char *literal_end(const char *p, const char *end, const char *lit, 
 static const char *scalar_end(const char *p, const char *end, uint8_t *type)
 {
     switch (*p) {
-    case 't': *type = EVENT_V_TRUE; return literal_end(p, end, "true", 4);
-    case 'f': *type = EVENT_V_FALSE; return literal_end(p, end, "false", 5);
-    case 'n': *type = EVENT_V_NULL; return literal_end(p, end, "null", 4);
-    default: *type = EVENT_V_NUMBER; return number_end(p, end);
+    case 't':
+        *type = EVENT_V_TRUE;
+        return literal_end(p, end, "true", 4);
+    case 'f':
+        *type = EVENT_V_FALSE;
+        return literal_end(p, end, "false", 5);
+    case 'n':
+        *type = EVENT_V_NULL;
+        return literal_end(p, end, "null", 4);
+    default:
+        *type = EVENT_V_NUMBER;
+        return number_end(p, end);
     }
 }
 
@@ -432,7 +441,8 @@ static const char *skim_fast(struct event_scan *s, const char *p, const char *en
             if (n->depth == stop)
                 return p;
             break;
-        default: p++;
+        default:
+            p++;
         }
     }
     return fail(s, end, "unexpected end of input");
@@ -518,8 +528,8 @@ static const char *skim_full(struct event_scan *s, const char *p, const char *en
 }
 
 /* Skips one value starting at p (no leading whitespace). */
-static const char *skip_value(struct event_scan *s, const char *p, const char *end,
-                              unsigned depth, uint8_t *type)
+static const char *skip_value(struct event_scan *s, const char *p, const char *end, unsigned depth,
+                              uint8_t *type)
 {
     char c = *p;
     if (c == '"') {
@@ -598,8 +608,8 @@ static bool key_equal(struct event_scan *s, const char *k, size_t klen, bool esc
 {
     if (!escaped)
         return klen == e->key_len && memcmp(k, e->key, klen) == 0;
-    struct event_value v = {.ptr = k, .len = (uint32_t)klen, .type = EVENT_V_STRING,
-                            .escaped = true};
+    struct event_value v = {
+        .ptr = k, .len = (uint32_t)klen, .type = EVENT_V_STRING, .escaped = true};
     const char *out;
     size_t n = event_value_string(&v, s->scratch, &out);
     return n == e->key_len && memcmp(out, e->key, n) == 0;
@@ -692,8 +702,7 @@ static const char *scan_array(struct event_scan *s, unsigned node, const char *p
         unsigned nhits = 0;
         for (size_t i = 0; i < n->nedges && nhits < MAX_MATCH; i++) {
             const struct plan_edge *e = &n->edges[i];
-            if (e->kind == EVENT_STEP_ANY_INDEX ||
-                (e->kind == EVENT_STEP_INDEX && e->index == idx))
+            if (e->kind == EVENT_STEP_ANY_INDEX || (e->kind == EVENT_STEP_INDEX && e->index == idx))
                 hits[nhits++] = e->child;
         }
         const char *vstart = p;
@@ -853,11 +862,21 @@ size_t event_value_string(const struct event_value *v, char *scratch, const char
         char e = p[1];
         p += 2;
         switch (e) {
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
         case 'u': {
             if (end - p < 4) {
                 p = end;
@@ -877,7 +896,8 @@ size_t event_value_string(const struct event_value *v, char *scratch, const char
             o += put_utf8(o, cp);
             break;
         }
-        default: *o++ = e; /* \" \\ \/ */
+        default:
+            *o++ = e; /* \" \\ \/ */
         }
     }
     *out = scratch;

@@ -28,9 +28,9 @@ enum pattern_kind {
 };
 
 /* Limits from spec/filter-patterns.md §6. */
-#define PATTERN_MAX_REGEXES 2       /* per JSON or space-delimited pattern */
+#define PATTERN_MAX_REGEXES        2 /* per JSON or space-delimited pattern */
 #define PATTERN_MAX_WILD_SELECTORS 3
-#define PATTERN_MAX_WILD_STEPS 1
+#define PATTERN_MAX_WILD_STEPS     1
 
 struct pattern_set;
 struct pattern_ctx;
@@ -83,12 +83,10 @@ typedef void pattern_extract_fn(void *ud, const char *name, size_t name_len, con
  * values it extracted (space-delimited patterns: named slots as $name,
  * unnamed fields as $n). Other kinds extract nothing. Returns the count.
  */
-size_t pattern_ctx_extract(struct pattern_ctx *ctx, size_t index, pattern_extract_fn *fn,
-                           void *ud);
+size_t pattern_ctx_extract(struct pattern_ctx *ctx, size_t index, pattern_extract_fn *fn, void *ud);
 
 /* Values of an extra selector for the last event (see pattern_set_add_selector). */
-size_t pattern_ctx_selector(struct pattern_ctx *ctx, int handle,
-                            const struct event_value **values);
+size_t pattern_ctx_selector(struct pattern_ctx *ctx, int handle, const struct event_value **values);
 
 /* Scratch for event_value_string() on values of the last event. */
 char *pattern_ctx_scratch(struct pattern_ctx *ctx);

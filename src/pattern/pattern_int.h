@@ -81,7 +81,7 @@ struct sd_slot {
 };
 
 /* Necessary literals: the event cannot match unless one of them occurs. */
-#define PREFILTER_MAX_ALT 4
+#define PREFILTER_MAX_ALT     4
 #define PREFILTER_MAX_CLAUSES 4
 struct prefilter_clause {
     unsigned nalt;
@@ -129,8 +129,7 @@ void pattern_expr_free(struct pattern_expr *e);
 
 /* pattern_regex.c */
 KS_MUST_CHECK enum ks_err pattern_regex_compile(const char *src, size_t len, size_t at,
-                                                struct pattern_regex **out,
-                                                struct ks_diag *diag);
+                                                struct pattern_regex **out, struct ks_diag *diag);
 void pattern_regex_free(struct pattern_regex *re);
 /* Per-context match state for one regex. */
 void *pattern_regex_state_new(const struct pattern_regex *re);

@@ -163,12 +163,16 @@ char *pattern_ctx_scratch(struct pattern_ctx *c)
 static bool eq_wild(const struct pattern_lit *l, const char *s, size_t n)
 {
     switch (l->wild) {
-    case WILD_NONE: return n == l->len && memcmp(s, l->text, n) == 0;
-    case WILD_ANY: return true;
-    case WILD_PREFIX: return n >= l->core_len && memcmp(s, l->core, l->core_len) == 0;
+    case WILD_NONE:
+        return n == l->len && memcmp(s, l->text, n) == 0;
+    case WILD_ANY:
+        return true;
+    case WILD_PREFIX:
+        return n >= l->core_len && memcmp(s, l->core, l->core_len) == 0;
     case WILD_SUFFIX:
         return n >= l->core_len && memcmp(s + n - l->core_len, l->core, l->core_len) == 0;
-    case WILD_CONTAINS: return pattern_memmem(s, n, l->core, l->core_len) != NULL;
+    case WILD_CONTAINS:
+        return pattern_memmem(s, n, l->core, l->core_len) != NULL;
     }
     return false;
 }
@@ -206,13 +210,20 @@ static bool is_numeric_text(const char *s, size_t n, double *out)
 static bool compare_num(enum pattern_op op, double a, double b)
 {
     switch (op) {
-    case OP_EQ: return a == b;
-    case OP_NE: return a != b;
-    case OP_LT: return a < b;
-    case OP_GT: return a > b;
-    case OP_LE: return a <= b;
-    case OP_GE: return a >= b;
-    default: return false;
+    case OP_EQ:
+        return a == b;
+    case OP_NE:
+        return a != b;
+    case OP_LT:
+        return a < b;
+    case OP_GT:
+        return a > b;
+    case OP_LE:
+        return a <= b;
+    case OP_GE:
+        return a >= b;
+    default:
+        return false;
     }
 }
 
@@ -222,11 +233,16 @@ static bool json_cond_value(struct pattern_ctx *c, const struct pattern_cond *cd
 {
     const struct pattern_lit *l = &cd->lit;
     switch (cd->op) {
-    case OP_IS_NULL: return v->type == EVENT_V_NULL;
-    case OP_IS_TRUE: return v->type == EVENT_V_TRUE;
-    case OP_IS_FALSE: return v->type == EVENT_V_FALSE;
-    case OP_NOT_EXISTS: return false;
-    default: break;
+    case OP_IS_NULL:
+        return v->type == EVENT_V_NULL;
+    case OP_IS_TRUE:
+        return v->type == EVENT_V_TRUE;
+    case OP_IS_FALSE:
+        return v->type == EVENT_V_FALSE;
+    case OP_NOT_EXISTS:
+        return false;
+    default:
+        break;
     }
     bool neg = cd->op == OP_NE;
     if (cd->op != OP_EQ && cd->op != OP_NE) {
@@ -269,9 +285,12 @@ static bool json_cond_value(struct pattern_ctx *c, const struct pattern_cond *cd
 static bool json_eval(struct pattern_ctx *c, const struct pattern_expr *e)
 {
     switch (e->type) {
-    case EXPR_AND: return json_eval(c, e->l) && json_eval(c, e->r);
-    case EXPR_OR: return json_eval(c, e->l) || json_eval(c, e->r);
-    case EXPR_COND: break;
+    case EXPR_AND:
+        return json_eval(c, e->l) && json_eval(c, e->r);
+    case EXPR_OR:
+        return json_eval(c, e->l) || json_eval(c, e->r);
+    case EXPR_COND:
+        break;
     }
     const struct event_value *vals;
     size_t n = event_scan_values(c->scan, e->cond.slot, &vals);
@@ -289,8 +308,8 @@ static int ensure_scan(struct pattern_ctx *c)
     if (c->scan_state >= 0)
         return c->scan_state;
     size_t i = 0;
-    while (i < c->len && (c->msg[i] == ' ' || c->msg[i] == '\t' || c->msg[i] == '\r' ||
-                          c->msg[i] == '\n'))
+    while (i < c->len &&
+           (c->msg[i] == ' ' || c->msg[i] == '\t' || c->msg[i] == '\r' || c->msg[i] == '\n'))
         i++;
     if (i == c->len || c->msg[i] != '{') {
         c->scan_state = 3; /* not JSON: JSON patterns simply do not match */
@@ -364,9 +383,12 @@ static bool sd_eval(struct pattern_ctx *c, const struct pattern_expr *e, const s
                     unsigned self, uint32_t self_field)
 {
     switch (e->type) {
-    case EXPR_AND: return sd_eval(c, e->l, as, self, self_field) && sd_eval(c, e->r, as, self, self_field);
-    case EXPR_OR: return sd_eval(c, e->l, as, self, self_field) || sd_eval(c, e->r, as, self, self_field);
-    case EXPR_COND: break;
+    case EXPR_AND:
+        return sd_eval(c, e->l, as, self, self_field) && sd_eval(c, e->r, as, self, self_field);
+    case EXPR_OR:
+        return sd_eval(c, e->l, as, self, self_field) || sd_eval(c, e->r, as, self, self_field);
+    case EXPR_COND:
+        break;
     }
     uint32_t f = e->cond.slot == self ? self_field : as[e->cond.slot].start;
     if (f >= c->nfields)
@@ -468,8 +490,12 @@ size_t pattern_ctx_match(struct pattern_ctx *c, const char *msg, size_t len, uin
         const struct pattern *p = &set->pats[i];
         bool m = false;
         switch (p->kind) {
-        case PATTERN_MATCH_ALL: m = true; break;
-        case PATTERN_TERMS: m = terms_match(p, msg, len); break;
+        case PATTERN_MATCH_ALL:
+            m = true;
+            break;
+        case PATTERN_TERMS:
+            m = terms_match(p, msg, len);
+            break;
         case PATTERN_REGEX:
             m = pattern_regex_search(set->regexes[p->regex], c->re_state[p->regex], msg, len);
             break;
@@ -477,7 +503,9 @@ size_t pattern_ctx_match(struct pattern_ctx *c, const char *msg, size_t len, uin
             if (pattern_prefilter_pass(p, msg, len) && ensure_scan(c) == EVENT_SCAN_OK)
                 m = json_eval(c, p->json);
             break;
-        case PATTERN_SPACE: m = sd_match(c, i); break;
+        case PATTERN_SPACE:
+            m = sd_match(c, i);
+            break;
         }
         matched[i] = m;
         n += m;

@@ -138,8 +138,6 @@ static enum ks_err parse_quoted(struct parser *ps, char **text, size_t *len)
 
 static enum ks_err add_regex(struct parser *ps, const char *src, size_t n, size_t at, int *index)
 {
-    if (++ps->nregex > PATTERN_MAX_REGEXES)
-        return perr(ps, at, "at most 2 regular expressions are allowed in one pattern");
     struct pattern_regex *re;
     enum ks_err e = pattern_regex_compile(src, n, at, &re, ps->diag);
     if (e)
@@ -155,6 +153,8 @@ static enum ks_err add_regex(struct parser *ps, const char *src, size_t n, size_
 static enum ks_err parse_regex_lit(struct parser *ps, struct pattern_lit *lit)
 {
     size_t start = ps->pos;
+    if (++ps->nregex > PATTERN_MAX_REGEXES)
+        return perr(ps, start, "at most 2 regular expressions are allowed in one pattern");
     const char *close = memchr(ps->s + start + 1, '%', ps->len - start - 1);
     if (!close)
         return perr(ps, start, "unterminated regular expression (missing closing '%')");
@@ -400,6 +400,7 @@ static enum ks_err json_condition(struct parser *ps, struct pattern_expr **out)
     } else {
         err = parse_op(ps, &e->cond.op);
         if (!err) {
+            skip_space(ps);
             size_t vat = ps->pos;
             err = parse_value(ps, &e->cond.lit, true, json_stop);
             if (!err)
@@ -430,7 +431,7 @@ static enum ks_err json_primary(struct parser *ps, struct pattern_expr **out, un
         if (ps->pos >= ps->len || ps->s[ps->pos] != ')') {
             pattern_expr_free(*out);
             *out = NULL;
-            return perr(ps, ps->pos < ps->len ? ps->pos : open, "expected ')'");
+            return perr(ps, ps->pos, "expected ')' to close the '(' opened before");
         }
         ps->pos++;
         return KS_OK;
@@ -581,6 +582,7 @@ static enum ks_err sd_cond(struct parser *ps, size_t slot, struct pattern_expr *
         pattern_expr_free(x);
         return e;
     }
+    skip_space(ps);
     size_t vat = ps->pos;
     if ((e = parse_value(ps, &x->cond.lit, true, sd_stop)) ||
         (e = check_relational(ps, x->cond.op, &x->cond.lit, vat))) {
@@ -682,8 +684,7 @@ static enum ks_err parse_space(struct parser *ps, size_t close)
             if (has_cond) {
                 ps->pos = at;
                 size_t ns = 0, nl = 0;
-                if ((e = sd_or(ps, p->nslots - 1, &p->slots[p->nslots - 1].expr, &refs, &ns,
-                               &nl)))
+                if ((e = sd_or(ps, p->nslots - 1, &p->slots[p->nslots - 1].expr, &refs, &ns, &nl)))
                     break;
             }
         }
@@ -739,14 +740,16 @@ enum ks_err pattern_parse(struct pattern_set *set, struct pattern *p, const char
         p->kind = PATTERN_JSON;
         if (last != '}')
             return ks_diag_set(diag, KS_E_SYNTAX, b - 1,
-                               INVALID ": If a filter pattern starts with '{' it must end with '}'");
+                               INVALID
+                               ": If a filter pattern starts with '{' it must end with '}'");
         set->any_json = true;
         return parse_json(&ps, b - 1);
     }
     if (first == '[') {
         p->kind = PATTERN_SPACE;
         if (last != ']')
-            return perr(&ps, b - 1, "a space-delimited pattern starting with '[' must end with ']'");
+            return perr(&ps, b - 1,
+                        "a space-delimited pattern starting with '[' must end with ']'");
         return parse_space(&ps, b - 1);
     }
     if (first == '%' && last == '%' && b - a >= 2 && !memchr(text + a + 1, '%', b - a - 2)) {

@@ -28,9 +28,9 @@ struct pattern_regex {
 static bool allowed_literal(char c)
 {
     /* §3.2: letters, digits, : _ # = @ / ; , - and space */
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == ':' || c == '_' || c == '#' || c == '=' || c == '@' || c == '/' || c == ';' ||
-           c == ',' || c == '-' || c == ' ';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' ||
+           c == '_' || c == '#' || c == '=' || c == '@' || c == '/' || c == ';' || c == ',' ||
+           c == '-' || c == ' ';
 }
 
 static bool is_operator(char c)
@@ -65,13 +65,26 @@ static size_t escape(const char *src, size_t len, size_t i, bool in_class, struc
     char c = src[i + 1];
     const char *cls = NULL;
     switch (c) {
-    case 'd': cls = in_class ? "0-9" : "[0-9]"; break;
-    case 'D': cls = in_class ? NULL : "[^0-9]"; break;
-    case 's': cls = in_class ? " \\t\\n" : "[ \\t\\n]"; break;
-    case 'S': cls = in_class ? NULL : "[^ \\t\\n]"; break;
-    case 'w': cls = in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]"; break;
-    case 'W': cls = in_class ? NULL : "[^A-Za-z0-9_]"; break;
-    default: break;
+    case 'd':
+        cls = in_class ? "0-9" : "[0-9]";
+        break;
+    case 'D':
+        cls = in_class ? NULL : "[^0-9]";
+        break;
+    case 's':
+        cls = in_class ? " \\t\\n" : "[ \\t\\n]";
+        break;
+    case 'S':
+        cls = in_class ? NULL : "[^ \\t\\n]";
+        break;
+    case 'w':
+        cls = in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]";
+        break;
+    case 'W':
+        cls = in_class ? NULL : "[^A-Za-z0-9_]";
+        break;
+    default:
+        break;
     }
     if (c == 'D' || c == 'S' || c == 'W') {
         if (in_class) {
@@ -92,9 +105,9 @@ static size_t escape(const char *src, size_t len, size_t i, bool in_class, struc
         *err = add(out, hx);
         return 4;
     }
-    if (is_operator(c) || (allowed_literal(c) && !((c >= 'a' && c <= 'z') ||
-                                                   (c >= 'A' && c <= 'Z') ||
-                                                   (c >= '0' && c <= '9')))) {
+    if (is_operator(c) ||
+        (allowed_literal(c) &&
+         !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))) {
         char lit[3] = {'\\', c, 0};
         if (c == ' ')
             lit[0] = ' ', lit[1] = 0;
@@ -176,7 +189,8 @@ static enum ks_err translate(const char *src, size_t len, size_t at, struct ks_b
                 while (k < len && src[k] >= '0' && src[k] <= '9')
                     k++;
                 bool have_n = k > n0;
-                if (k >= len || src[k] != '}' || (!have_m && !have_n) || (!comma && have_n && !have_m))
+                if (k >= len || src[k] != '}' || (!have_m && !have_n) ||
+                    (!comma && have_n && !have_m))
                     return rerr(d, at + i, "malformed repetition {m,n}");
                 if (k - i > 12)
                     return rerr(d, at + i, "repetition count too large");
@@ -227,9 +241,9 @@ enum ks_err pattern_regex_compile(const char *src, size_t len, size_t at,
     }
     int errcode;
     PCRE2_SIZE erroff;
-    pcre2_code *code =
-        pcre2_compile((PCRE2_SPTR)b.data, b.len, PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | PCRE2_NO_UTF_CHECK,
-                      &errcode, &erroff, NULL);
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)b.data, b.len,
+                                     PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | PCRE2_NO_UTF_CHECK,
+                                     &errcode, &erroff, NULL);
     if (!code) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(errcode, msg, sizeof(msg));
