@@ -10,6 +10,8 @@
 #include "pattern/pattern.h"
 
 #include <getopt.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +58,28 @@ struct tp {
     uint64_t bad_json;
     FILE *out;
     bool first_extract;
+    /* progress on long reads, only when stderr is a terminal */
+    const struct event_stats *st;
+    bool progress;
+    bool progress_shown;
+    struct timespec last;
 };
+
+static void show_progress(struct tp *t, bool final)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - t->last.tv_sec) + (double)(now.tv_nsec - t->last.tv_nsec) / 1e9;
+    if (!final && dt < 1.0)
+        return;
+    if (final && !t->progress_shown)
+        return;
+    t->last = now;
+    t->progress_shown = true;
+    fprintf(stderr, "\rkeysentry: %.1f MB read, %llu events, %llu matched%s",
+            (double)t->st->bytes / 1e6, (unsigned long long)t->st->events,
+            (unsigned long long)t->matches, final ? "\n" : "");
+}
 
 static void extract_json(void *ud, const char *name, size_t nl, const char *v, size_t vl)
 {
@@ -89,6 +112,8 @@ static int on_event(void *ud, const struct event *ev)
     struct tp *t = ud;
     uint8_t m;
     bool bad = false;
+    if (t->progress && (ev->number & 0xFFFF) == 0)
+        show_progress(t, false);
     if (t->strict && ev->len && ev->data[0] == '{') {
         struct ks_diag d;
         if (event_scan_run(t->strict_scan, ev->data, ev->len, &d) == EVENT_SCAN_INVALID) {
@@ -198,6 +223,9 @@ int cli_test_pattern(int argc, char **argv)
         opts.format = EVENT_FORMAT_LINES;
     struct event_stats st;
     memset(&st, 0, sizeof(st));
+    t.st = &st;
+    t.progress = !quiet && isatty(2);
+    clock_gettime(CLOCK_MONOTONIC, &t.last);
     if (t.json)
         fputs("{\"matches\":[", t.out);
     int rc = CLI_OK;
@@ -208,6 +236,8 @@ int cli_test_pattern(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (event_read_path(argv[i], &opts, on_event, &t, &st) < 0)
             rc = CLI_FAIL;
+    if (t.progress)
+        show_progress(&t, true);
     if (t.json)
         fputs("]}\n", t.out);
     if (t.count)
