@@ -7,7 +7,7 @@
 set -eu
 
 PKGS="gcc clang make cmake pkg-config libjansson-dev libdeflate-dev zlib1g-dev
-libpcre2-dev libcmocka-dev libclang-rt-14-dev valgrind jq"
+libpcre2-dev libcmocka-dev libyaml-dev libsqlite3-dev libclang-rt-14-dev valgrind jq"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS nodejs npm hyperfine util-linux time"
 fi
