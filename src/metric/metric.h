@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * metric: from matched events to metric datapoints (spec/metric-filters.md).
+ *
+ * Two parts:
+ *  - Metric filters (metric_filters_*): a pattern and a transformation per
+ *    filter, all compiled into one pattern set so each event is scanned once.
+ *    A match emits one sample (value, unit, dimensions) at the event's time;
+ *    a non-match emits defaultValue when one is set.
+ *  - The store (metric_store_*): series keyed by namespace, metric name,
+ *    dimension set and unit; per series, 1-second buckets holding a statistic
+ *    set (SampleCount, Sum, Minimum, Maximum) and a mergeable log-bucket sketch
+ *    for percentiles (relative error <= 1%, see metric_store.c). Queries
+ *    combine the buckets of any [start, end) range, so 10 s, 30 s and n*60 s
+ *    periods all read the same data.
+ *
+ * Times are milliseconds since the epoch; buckets are whole seconds.
+ * Neither part is thread-safe; a worker owns its own filters' eval state.
+ */
+#ifndef KS_METRIC_H
+#define KS_METRIC_H
+
+#include "base/ks.h"
+#include "pattern/pattern.h"
+
+#define METRIC_MAX_DIMENSIONS 3          /* per transformation, as AWS */
+#define METRIC_MAX_SERIES_PER_HOUR 1000  /* per filter: AWS disables such filters */
+#define METRIC_SKETCH_ALPHA 0.01         /* relative accuracy of percentiles */
+
+struct metric_dimension_def {
+    const char *key;
+    const char *ref; /* $.path (JSON) or $name / $n (space-delimited) */
+};
+
+struct metric_filter_def {
+    const char *name; /* FilterName (or logical id) */
+    const char *pattern;
+    const char *namespace_;
+    const char *metric_name;
+    const char *value; /* "1", "$.latency", "$size" */
+    bool has_default;
+    double default_value;
+    const char *unit; /* NULL = None */
+    size_t ndims;
+    struct metric_dimension_def dims[METRIC_MAX_DIMENSIONS];
+};
+
+struct metric_filters;
+struct metric_store;
+
+struct metric_filters *metric_filters_new(void);
+void metric_filters_free(struct metric_filters *mf);
+/* Compiles a filter; returns its index or -1 with diag (pattern errors keep
+ * the pattern's offset; reference errors name the field). */
+int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def *def,
+                       struct ks_diag *diag);
+void metric_filters_finish(struct metric_filters *mf);
+size_t metric_filters_count(const struct metric_filters *mf);
+const char *metric_filters_name(const struct metric_filters *mf, size_t index);
+
+/* Counters per filter, for summaries and health. */
+struct metric_filter_stats {
+    uint64_t matched;
+    uint64_t samples;
+    uint64_t defaults;
+    uint64_t no_value;      /* matched but metricValue not numeric/absent (M2) */
+    uint64_t dims_dropped;  /* dimension values missing or invalid (M3) */
+    bool disabled;          /* cardinality guard tripped */
+};
+const struct metric_filter_stats *metric_filters_stats(const struct metric_filters *mf,
+                                                       size_t index);
+
+/*
+ * Applies every filter to one event at time_ms, adding samples to store.
+ * Returns how many filters matched. Not thread-safe (uses internal scratch).
+ */
+size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len,
+                            int64_t time_ms, struct metric_store *store);
+
+/* ---- the store ---------------------------------------------------------- */
+
+struct metric_dim {
+    const char *name;
+    const char *value;
+};
+
+struct metric_stats {
+    double sample_count;
+    double sum;
+    double minimum;
+    double maximum;
+};
+
+struct metric_store *metric_store_new(void);
+void metric_store_free(struct metric_store *st);
+
+/* Finds or creates the series; dims in any order (kept sorted). Returns its id. */
+size_t metric_store_series(struct metric_store *st, const char *ns, const char *name,
+                           const struct metric_dim *dims, size_t ndims, const char *unit);
+/* Finds a series without creating it; -1 when absent. unit NULL matches any
+ * unit only if exactly one series differs by unit alone. */
+long metric_store_find(const struct metric_store *st, const char *ns, const char *name,
+                       const struct metric_dim *dims, size_t ndims, const char *unit);
+size_t metric_store_series_count(const struct metric_store *st);
+
+void metric_store_add(struct metric_store *st, size_t series, int64_t time_ms, double value);
+
+/* Statistic set over [start_ms, end_ms); false when the range has no sample. */
+bool metric_store_stats(const struct metric_store *st, size_t series, int64_t start_ms,
+                        int64_t end_ms, struct metric_stats *out);
+/* pNN over [start_ms, end_ms) (p in 0..100); false when no sample or when a
+ * negative value makes percentiles unavailable (as in CloudWatch). */
+bool metric_store_percentile(const struct metric_store *st, size_t series, int64_t start_ms,
+                             int64_t end_ms, double p, double *out);
+
+/* Drops buckets older than before_ms in every series (retention). */
+void metric_store_expire(struct metric_store *st, int64_t before_ms);
+
+/* Describes series i (borrowed strings, valid until the store is freed). */
+void metric_store_describe(const struct metric_store *st, size_t series, const char **ns,
+                           const char **name, const struct metric_dim **dims, size_t *ndims,
+                           const char **unit);
+
+#endif

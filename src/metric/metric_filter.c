@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Metric filters: turning matches into samples (spec/metric-filters.md §3).
+ *
+ * All filters' patterns live in one pattern set, so the record is scanned
+ * once for every pattern and every value/dimension selector. Decisions on
+ * the spec's open points (docs/metric-filters.md):
+ *  - one defaultValue sample per non-matching event (M1);
+ *  - a metricValue that is absent or not numeric emits nothing (M2);
+ *  - a dimension whose value is missing or invalid is left out, so the sample
+ *    lands in the series without it (M3, as AWS documents);
+ *  - a filter creating 1,000 new series within one hour of event time is
+ *    disabled (AWS's cardinality guard).
+ */
+#include "metric/metric.h"
+
+#include <math.h>
+
+enum ref_kind {
+    REF_LITERAL, /* a number */
+    REF_JSON,    /* $.a.b: selector handle in the pattern set */
+    REF_FIELD,   /* $name or $n of a space-delimited pattern */
+};
+
+struct ref {
+    enum ref_kind kind;
+    double literal;
+    int handle;
+    char *field; /* "$name" as pattern_ctx_extract names it */
+    size_t field_len;
+};
+
+struct filter {
+    char *name, *ns, *metric, *unit;
+    int pattern;
+    enum pattern_kind kind;
+    struct ref value;
+    bool has_default;
+    double default_value;
+    size_t ndims;
+    char *dim_keys[METRIC_MAX_DIMENSIONS];
+    struct ref dims[METRIC_MAX_DIMENSIONS];
+    long plain_series; /* cached series for samples without dimensions */
+    struct metric_filter_stats stats;
+    int64_t new_series_times[METRIC_MAX_SERIES_PER_HOUR];
+    size_t new_series_n;
+};
+
+struct metric_filters {
+    struct pattern_set *set;
+    struct pattern_ctx *ctx;
+    struct filter *f;
+    size_t n;
+    uint8_t *matched;
+    /* extraction scratch for space-delimited references */
+    const struct filter *cur;
+    const char *ext_val[METRIC_MAX_DIMENSIONS + 1];
+    size_t ext_len[METRIC_MAX_DIMENSIONS + 1];
+    struct ks_buf scratch;
+};
+
+struct metric_filters *metric_filters_new(void)
+{
+    struct metric_filters *mf = ks_xcalloc(1, sizeof(*mf));
+    mf->set = pattern_set_new();
+    ks_buf_init(&mf->scratch, 8u << 20);
+    return mf;
+}
+
+static void ref_release(struct ref *r)
+{
+    free(r->field);
+}
+
+void metric_filters_free(struct metric_filters *mf)
+{
+    if (!mf)
+        return;
+    for (size_t i = 0; i < mf->n; i++) {
+        struct filter *f = &mf->f[i];
+        free(f->name);
+        free(f->ns);
+        free(f->metric);
+        free(f->unit);
+        ref_release(&f->value);
+        for (size_t d = 0; d < f->ndims; d++) {
+            free(f->dim_keys[d]);
+            ref_release(&f->dims[d]);
+        }
+    }
+    free(mf->f);
+    free(mf->matched);
+    pattern_ctx_free(mf->ctx);
+    pattern_set_free(mf->set);
+    ks_buf_release(&mf->scratch);
+    free(mf);
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    if (!*s)
+        return false;
+    char *end;
+    *out = strtod(s, &end);
+    return *end == '\0' && isfinite(*out);
+}
+
+/* A metricValue or dimension reference, per the filter's pattern class (§3.4). */
+static enum ks_err parse_ref(struct metric_filters *mf, enum pattern_kind kind, const char *text,
+                             bool numeric_ok, struct ref *r, const char *what,
+                             struct ks_diag *diag)
+{
+    memset(r, 0, sizeof(*r));
+    r->handle = -1;
+    if (text[0] != '$') {
+        if (numeric_ok && parse_double(text, &r->literal)) {
+            r->kind = REF_LITERAL;
+            return KS_OK;
+        }
+        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
+                           "%s '%s' must be a number or a field reference ($.field or $field)",
+                           what, text);
+    }
+    if (kind == PATTERN_JSON) {
+        struct ks_diag d;
+        r->handle = pattern_set_add_selector(mf->set, text, strlen(text), &d);
+        if (r->handle < 0)
+            return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "%s '%s': %s", what, text, d.msg);
+        r->kind = REF_JSON;
+        return KS_OK;
+    }
+    if (kind == PATTERN_SPACE) {
+        const char *p = text + 1;
+        bool ok = *p != '\0';
+        for (; *p && ok; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '_';
+        if (!ok)
+            return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
+                               "%s '%s': a space-delimited pattern names fields as $name or $n",
+                               what, text);
+        r->kind = REF_FIELD;
+        r->field = ks_xstrdup(text);
+        r->field_len = strlen(text);
+        return KS_OK;
+    }
+    return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
+                       "%s '%s': only JSON and space-delimited patterns have fields to refer to",
+                       what, text);
+}
+
+int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def *def,
+                       struct ks_diag *diag)
+{
+    ks_diag_clear(diag);
+    if (!def->namespace_ || !*def->namespace_ || !def->metric_name || !*def->metric_name) {
+        ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "metric filter '%s' needs a namespace and a metric name",
+                    def->name);
+        return -1;
+    }
+    if (def->ndims > METRIC_MAX_DIMENSIONS) {
+        ks_diag_set(diag, KS_E_LIMIT, SIZE_MAX, "metric filter '%s': at most 3 dimensions", def->name);
+        return -1;
+    }
+    if (def->ndims && def->has_default) {
+        ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
+                    "metric filter '%s': defaultValue cannot be combined with dimensions",
+                    def->name);
+        return -1;
+    }
+    int pi = pattern_set_add(mf->set, def->pattern, strlen(def->pattern), diag);
+    if (pi < 0)
+        return -1;
+    mf->f = ks_xrealloc(mf->f, (mf->n + 1) * sizeof(*mf->f));
+    struct filter *f = &mf->f[mf->n];
+    memset(f, 0, sizeof(*f));
+    f->pattern = pi;
+    f->kind = pattern_set_kind(mf->set, (size_t)pi);
+    f->name = ks_xstrdup(def->name);
+    f->ns = ks_xstrdup(def->namespace_);
+    f->metric = ks_xstrdup(def->metric_name);
+    f->unit = ks_xstrdup(def->unit ? def->unit : "None");
+    f->has_default = def->has_default;
+    f->default_value = def->default_value;
+    f->plain_series = -1;
+    mf->n++; /* from here on, metric_filters_free releases it */
+    if (def->ndims && f->kind != PATTERN_JSON && f->kind != PATTERN_SPACE) {
+        ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
+                    "metric filter '%s': The specified filter pattern does not support dimensions",
+                    def->name);
+        return -1;
+    }
+    char what[200];
+    snprintf(what, sizeof(what), "metric filter '%s': metricValue", def->name);
+    if (parse_ref(mf, f->kind, def->value ? def->value : "1", true, &f->value, what, diag))
+        return -1;
+    for (size_t d = 0; d < def->ndims; d++) {
+        snprintf(what, sizeof(what), "metric filter '%s': dimension '%s'", def->name,
+                 def->dims[d].key);
+        f->dim_keys[d] = ks_xstrdup(def->dims[d].key);
+        f->ndims = d + 1;
+        if (parse_ref(mf, f->kind, def->dims[d].ref, false, &f->dims[d], what, diag))
+            return -1;
+    }
+    return (int)mf->n - 1;
+}
+
+void metric_filters_finish(struct metric_filters *mf)
+{
+    pattern_set_finish(mf->set);
+    mf->ctx = pattern_ctx_new(mf->set);
+    mf->matched = ks_xcalloc(mf->n ? mf->n : 1, 1);
+}
+
+size_t metric_filters_count(const struct metric_filters *mf)
+{
+    return mf->n;
+}
+
+const char *metric_filters_name(const struct metric_filters *mf, size_t index)
+{
+    return mf->f[index].name;
+}
+
+const struct metric_filter_stats *metric_filters_stats(const struct metric_filters *mf,
+                                                       size_t index)
+{
+    return &mf->f[index].stats;
+}
+
+static void on_extract(void *ud, const char *name, size_t nl, const char *v, size_t vl)
+{
+    struct metric_filters *mf = ud;
+    const struct filter *f = mf->cur;
+    if (f->value.kind == REF_FIELD && f->value.field_len == nl && !memcmp(f->value.field, name, nl)) {
+        mf->ext_val[0] = v;
+        mf->ext_len[0] = vl;
+    }
+    for (size_t d = 0; d < f->ndims; d++) {
+        if (f->dims[d].kind == REF_FIELD && f->dims[d].field_len == nl &&
+            !memcmp(f->dims[d].field, name, nl)) {
+            mf->ext_val[d + 1] = v;
+            mf->ext_len[d + 1] = vl;
+        }
+    }
+}
+
+/* Text of a JSON reference (first value), decoded; false when unresolved or
+ * not a scalar. Numbers give their JSON text, strings their decoded text. */
+static bool json_text(struct metric_filters *mf, const struct ref *r, const char **s, size_t *n)
+{
+    const struct event_value *v;
+    if (pattern_ctx_selector(mf->ctx, r->handle, &v) == 0)
+        return false;
+    if (v->type == EVENT_V_NUMBER) {
+        *s = v->ptr;
+        *n = v->len;
+        return true;
+    }
+    if (v->type != EVENT_V_STRING)
+        return false;
+    /* decode into our scratch: the pattern scratch is shared by all values */
+    const char *out;
+    size_t len = event_value_string(v, pattern_ctx_scratch(mf->ctx), &out);
+    size_t at = mf->scratch.len;
+    if (ks_buf_add(&mf->scratch, out, len) != KS_OK || ks_buf_add(&mf->scratch, "", 1) != KS_OK)
+        return false;
+    *s = mf->scratch.data + at; /* stable until the next reset: no growth after */
+    *n = len;
+    return true;
+}
+
+static bool numeric(const char *s, size_t n, double *out)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i++) /* decimal text only: no hex, inf or nan */
+        if (!strchr("0123456789+-.eE", buf[i]))
+            return false;
+    return parse_double(buf, out);
+}
+
+static bool valid_dim_value(const char *s, size_t n)
+{
+    if (n == 0 || n > 1024)
+        return false;
+    bool nonblank = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80 || c < 0x20)
+            return false;
+        nonblank = nonblank || c != ' ';
+    }
+    return nonblank;
+}
+
+static void guard_cardinality(struct filter *f, int64_t time_ms)
+{
+    /* a ring of the creation times of this filter's newest series: once full,
+     * slot n % cap holds the oldest of the last cap creations */
+    size_t cap = METRIC_MAX_SERIES_PER_HOUR;
+    f->new_series_times[f->new_series_n % cap] = time_ms;
+    f->new_series_n++;
+    if (f->new_series_n < cap || f->stats.disabled)
+        return;
+    if (time_ms - f->new_series_times[f->new_series_n % cap] < 3600 * 1000) {
+        f->stats.disabled = true;
+        fprintf(stderr,
+                "keysentry: metric filter '%s' disabled: %zu distinct dimension sets within one "
+                "hour (AWS's cardinality guard)\n",
+                f->name, cap);
+    }
+}
+
+static void emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
+                 struct metric_store *store)
+{
+    double value;
+    mf->cur = f;
+    for (size_t i = 0; i <= METRIC_MAX_DIMENSIONS; i++)
+        mf->ext_val[i] = NULL;
+    if (f->kind == PATTERN_SPACE)
+        pattern_ctx_extract(mf->ctx, (size_t)f->pattern, on_extract, mf);
+    ks_buf_reset(&mf->scratch);
+    if (ks_buf_grow(&mf->scratch, 4 * (KS_MAX_EVENT_BYTES + 1)) != KS_OK)
+        return;
+    const char *s = NULL;
+    size_t n = 0;
+    switch (f->value.kind) {
+    case REF_LITERAL: value = f->value.literal; break;
+    case REF_JSON:
+        if (!json_text(mf, &f->value, &s, &n) || !numeric(s, n, &value)) {
+            f->stats.no_value++;
+            return;
+        }
+        break;
+    case REF_FIELD:
+        if (!mf->ext_val[0] || !numeric(mf->ext_val[0], mf->ext_len[0], &value)) {
+            f->stats.no_value++;
+            return;
+        }
+        break;
+    default: return;
+    }
+    if (f->ndims == 0) {
+        if (f->plain_series < 0)
+            f->plain_series = (long)metric_store_series(store, f->ns, f->metric, NULL, 0, f->unit);
+        metric_store_add(store, (size_t)f->plain_series, time_ms, value);
+        f->stats.samples++;
+        return;
+    }
+    struct metric_dim dims[METRIC_MAX_DIMENSIONS];
+    size_t nd = 0;
+    for (size_t d = 0; d < f->ndims; d++) {
+        const char *dv = NULL;
+        size_t dl = 0;
+        bool ok = f->dims[d].kind == REF_JSON ? json_text(mf, &f->dims[d], &dv, &dl)
+                                               : (dv = mf->ext_val[d + 1], dl = mf->ext_len[d + 1],
+                                                  dv != NULL);
+        if (!ok || !valid_dim_value(dv, dl)) {
+            f->stats.dims_dropped++;
+            continue;
+        }
+        size_t at = mf->scratch.len;
+        if (ks_buf_add(&mf->scratch, dv, dl) != KS_OK || ks_buf_add(&mf->scratch, "", 1) != KS_OK)
+            continue;
+        dims[nd].name = f->dim_keys[d];
+        dims[nd].value = mf->scratch.data + at;
+        nd++;
+    }
+    size_t before = metric_store_series_count(store);
+    size_t series = metric_store_series(store, f->ns, f->metric, dims, nd, f->unit);
+    if (metric_store_series_count(store) > before)
+        guard_cardinality(f, time_ms);
+    metric_store_add(store, series, time_ms, value);
+    f->stats.samples++;
+}
+
+size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len,
+                            int64_t time_ms, struct metric_store *store)
+{
+    size_t n = pattern_ctx_match(mf->ctx, msg, len, mf->matched, NULL);
+    for (size_t i = 0; i < mf->n; i++) {
+        struct filter *f = &mf->f[i];
+        if (f->stats.disabled)
+            continue;
+        if (mf->matched[f->pattern]) {
+            f->stats.matched++;
+            emit(mf, f, time_ms, store);
+        } else if (f->has_default) {
+            if (f->plain_series < 0)
+                f->plain_series =
+                    (long)metric_store_series(store, f->ns, f->metric, NULL, 0, f->unit);
+            metric_store_add(store, (size_t)f->plain_series, time_ms, f->default_value);
+            f->stats.defaults++;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Metric filters and the metric store (spec/metric-filters.md §3). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "metric/metric.h"
+
+#include <math.h>
+
+#define T0 1700000000000LL /* an arbitrary whole second, in ms */
+
+static void test_store_stats_ranges(void **state)
+{
+    (void)state;
+    struct metric_store *st = metric_store_new();
+    size_t s = metric_store_series(st, "NS", "M", NULL, 0, NULL);
+    /* out of order on purpose: late samples insert in place */
+    const int64_t t[] = {5000, 1000, 1999, 12000, 3000, 0, 9999};
+    const double v[] = {5, 1, 2, 12, 3, 0.5, 9};
+    for (size_t i = 0; i < 7; i++)
+        metric_store_add(st, s, T0 + t[i], v[i]);
+    struct metric_stats out;
+    assert_true(metric_store_stats(st, s, T0, T0 + 10000, &out));
+    assert_true(out.sample_count == 6);
+    assert_true(fabs(out.sum - (5 + 1 + 2 + 3 + 0.5 + 9)) < 1e-9);
+    assert_true(out.minimum == 0.5 && out.maximum == 9);
+    /* [1 s, 2 s) holds the samples at 1000 and 1999 ms */
+    assert_true(metric_store_stats(st, s, T0 + 1000, T0 + 2000, &out));
+    assert_true(out.sample_count == 2 && out.sum == 3);
+    /* an empty range is missing, not zero */
+    assert_false(metric_store_stats(st, s, T0 + 20000, T0 + 30000, &out));
+    metric_store_expire(st, T0 + 5000);
+    assert_true(metric_store_stats(st, s, T0, T0 + 60000, &out));
+    assert_true(out.sample_count == 3); /* 5, 9, 12 survive */
+    metric_store_free(st);
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_percentiles_within_bound(void **state)
+{
+    (void)state;
+    struct metric_store *st = metric_store_new();
+    size_t s = metric_store_series(st, "NS", "Latency", NULL, 0, "Milliseconds");
+    enum { N = 5000 };
+    static double vals[N];
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift: deterministic */
+        vals[i] = 0.1 + (double)(x % 1000000) / 100.0;
+        metric_store_add(st, s, T0 + (int64_t)(i % 60) * 1000, vals[i]);
+    }
+    qsort(vals, N, sizeof(double), dcmp);
+    const double ps[] = {0, 1, 10, 50, 90, 99, 99.9, 100};
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+        double got;
+        assert_true(metric_store_percentile(st, s, T0, T0 + 60000, ps[i], &got));
+        size_t rank = (size_t)ceil(ps[i] / 100.0 * N);
+        double exact = vals[rank ? rank - 1 : 0];
+        double err = fabs(got - exact) / exact;
+        if (err > METRIC_SKETCH_ALPHA + 1e-9)
+            print_error("p%g: got %g exact %g (error %g)\n", ps[i], got, exact, err);
+        assert_true(err <= METRIC_SKETCH_ALPHA + 1e-9);
+    }
+    /* negative samples make percentiles unavailable, as in CloudWatch */
+    size_t n = metric_store_series(st, "NS", "Delta", NULL, 0, NULL);
+    metric_store_add(st, n, T0, -1);
+    metric_store_add(st, n, T0, 3);
+    double got;
+    assert_false(metric_store_percentile(st, n, T0, T0 + 1000, 50, &got));
+    metric_store_free(st);
+}
+
+static void test_series_identity(void **state)
+{
+    (void)state;
+    struct metric_store *st = metric_store_new();
+    struct metric_dim ab[] = {{"A", "1"}, {"B", "2"}};
+    struct metric_dim ba[] = {{"B", "2"}, {"A", "1"}};
+    size_t s1 = metric_store_series(st, "NS", "M", ab, 2, NULL);
+    size_t s2 = metric_store_series(st, "NS", "M", ba, 2, NULL);
+    assert_int_equal(s1, s2); /* dimension order does not matter */
+    size_t s3 = metric_store_series(st, "NS", "M", ab, 1, NULL);
+    assert_int_not_equal(s1, s3); /* a different dimension set is another metric */
+    size_t s4 = metric_store_series(st, "NS", "M", ab, 2, "Count");
+    assert_int_not_equal(s1, s4);
+    assert_int_equal(metric_store_find(st, "NS", "M", ba, 2, "None"), (long)s1);
+    assert_int_equal(metric_store_find(st, "NS", "M", ba, 2, NULL), -1); /* two units: ambiguous */
+    assert_int_equal(metric_store_find(st, "NS", "M", ab, 1, NULL), (long)s3);
+    assert_int_equal(metric_store_find(st, "NS", "X", NULL, 0, NULL), -1);
+    for (int i = 0; i < 500; i++) { /* the hash table grows */
+        char v[16];
+        snprintf(v, sizeof(v), "%d", i);
+        struct metric_dim d = {"K", v};
+        metric_store_series(st, "NS", "Many", &d, 1, NULL);
+    }
+    assert_int_equal(metric_store_series_count(st), 503); /* s1, s3, s4 and 500 more */
+    assert_int_equal(metric_store_find(st, "NS", "M", ab, 2, "Count"), (long)s4);
+    metric_store_free(st);
+}
+
+static const char kms_ok[] =
+    "{\"eventSource\":\"kms.amazonaws.com\",\"eventName\":\"Decrypt\",\"latency\":\"42\","
+    "\"resources\":[{\"ARN\":\"arn:aws:kms:us-east-1:111122223333:key/k1\"}]}";
+static const char kms_err[] =
+    "{\"eventSource\":\"kms.amazonaws.com\",\"eventName\":\"Decrypt\",\"errorCode\":"
+    "\"IncorrectKeyException\",\"latency\":7,\"resources\":[{\"ARN\":\"arn:aws:kms:us-east-1:"
+    "111122223333:key/k2\"}]}";
+static const char kms_nores[] =
+    "{\"eventSource\":\"kms.amazonaws.com\",\"eventName\":\"Encrypt\",\"latency\":{}}";
+static const char other[] = "{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\"}";
+
+static double sum_of(struct metric_store *st, const char *ns, const char *name,
+                     const struct metric_dim *d, size_t nd)
+{
+    long s = metric_store_find(st, ns, name, d, nd, NULL);
+    struct metric_stats out;
+    if (s < 0 || !metric_store_stats(st, (size_t)s, T0 - 3600000, T0 + 3600000, &out))
+        return -1;
+    return out.sum;
+}
+
+static void test_filters_values_defaults_dimensions(void **state)
+{
+    (void)state;
+    struct metric_filters *mf = metric_filters_new();
+    struct ks_diag d;
+    struct metric_filter_def errors = {.name = "KMSErrors",
+                                       .pattern = "{ $.errorCode = \"*\" }",
+                                       .namespace_ = "Lab",
+                                       .metric_name = "Errors",
+                                       .value = "1",
+                                       .has_default = true,
+                                       .default_value = 0};
+    struct metric_filter_def per_key = {.name = "PerKey",
+                                        .pattern = "{ $.eventSource = kms.amazonaws.com }",
+                                        .namespace_ = "Lab",
+                                        .metric_name = "Calls",
+                                        .value = "1",
+                                        .ndims = 1,
+                                        .dims = {{"KeyArn", "$.resources[0].ARN"}}};
+    struct metric_filter_def latency = {.name = "Latency",
+                                        .pattern = "{ $.eventSource = kms.amazonaws.com }",
+                                        .namespace_ = "Lab",
+                                        .metric_name = "Latency",
+                                        .value = "$.latency"};
+    struct metric_filter_def bytes = {.name = "Bytes",
+                                      .pattern = "[ip, user, status = 4*, bytes]",
+                                      .namespace_ = "Web",
+                                      .metric_name = "Bytes",
+                                      .value = "$bytes",
+                                      .ndims = 1,
+                                      .dims = {{"Status", "$status"}}};
+    assert_int_equal(metric_filters_add(mf, &errors, &d), 0);
+    assert_int_equal(metric_filters_add(mf, &per_key, &d), 1);
+    assert_int_equal(metric_filters_add(mf, &latency, &d), 2);
+    assert_int_equal(metric_filters_add(mf, &bytes, &d), 3);
+    metric_filters_finish(mf);
+    struct metric_store *st = metric_store_new();
+    const char *evs[] = {kms_ok, kms_err, kms_nores, other, "10.0.0.1 bob 404 1500",
+                         "10.0.0.2 amy 500 99", "10.0.0.3 joe 403 x"};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        metric_filters_apply(mf, evs[i], strlen(evs[i]), T0 + (int64_t)i * 1000, st);
+
+    /* errors: 1 match + 6 default zeros; Sum 1, SampleCount 7 (one default per event) */
+    assert_true(sum_of(st, "Lab", "Errors", NULL, 0) == 1);
+    assert_int_equal(metric_filters_stats(mf, 0)->matched, 1);
+    assert_int_equal(metric_filters_stats(mf, 0)->defaults, 6);
+    /* per key: k1 and k2 one each; the event without resources lands without the dimension */
+    struct metric_dim k1 = {"KeyArn", "arn:aws:kms:us-east-1:111122223333:key/k1"};
+    struct metric_dim k2 = {"KeyArn", "arn:aws:kms:us-east-1:111122223333:key/k2"};
+    assert_true(sum_of(st, "Lab", "Calls", &k1, 1) == 1);
+    assert_true(sum_of(st, "Lab", "Calls", &k2, 1) == 1);
+    assert_true(sum_of(st, "Lab", "Calls", NULL, 0) == 1);
+    assert_int_equal(metric_filters_stats(mf, 1)->dims_dropped, 1);
+    /* latency: "42" (numeric string) + 7; the object latency emits nothing (M2) */
+    assert_true(sum_of(st, "Lab", "Latency", NULL, 0) == 49);
+    assert_int_equal(metric_filters_stats(mf, 2)->no_value, 1);
+    /* space-delimited: $bytes of 404 (1500); 403 x is not numeric */
+    struct metric_dim s404 = {"Status", "404"};
+    assert_true(sum_of(st, "Web", "Bytes", &s404, 1) == 1500);
+    assert_int_equal(metric_filters_stats(mf, 3)->matched, 2);
+    assert_int_equal(metric_filters_stats(mf, 3)->no_value, 1);
+    metric_store_free(st);
+    metric_filters_free(mf);
+}
+
+static void test_filter_definition_errors(void **state)
+{
+    (void)state;
+    struct {
+        struct metric_filter_def def;
+        const char *msg;
+    } rows[] = {
+        {{.name = "a", .pattern = "ERROR", .namespace_ = "N", .metric_name = "M", .value = "1",
+          .ndims = 1, .dims = {{"K", "$.x"}}},
+         "does not support dimensions"},
+        {{.name = "b", .pattern = "{ $.a = 1 }", .namespace_ = "N", .metric_name = "M",
+          .value = "1", .has_default = true, .ndims = 1, .dims = {{"K", "$.x"}}},
+         "defaultValue cannot be combined"},
+        {{.name = "c", .pattern = "{ $.a = 1", .namespace_ = "N", .metric_name = "M",
+          .value = "1"},
+         "must end with '}'"},
+        {{.name = "d", .pattern = "{ $.a = 1 }", .namespace_ = "N", .metric_name = "M",
+          .value = "lots"},
+         "must be a number"},
+        {{.name = "e", .pattern = "ERROR", .namespace_ = "N", .metric_name = "M",
+          .value = "$.x"},
+         "only JSON and space-delimited"},
+        {{.name = "f", .pattern = "[a, b]", .namespace_ = "N", .metric_name = "M",
+          .value = "$.b"},
+         "$name or $n"},
+        {{.name = "g", .pattern = "{ $.a = 1 }", .namespace_ = "", .metric_name = "M",
+          .value = "1"},
+         "needs a namespace"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct metric_filters *mf = metric_filters_new();
+        struct ks_diag d;
+        int rc = metric_filters_add(mf, &rows[i].def, &d);
+        if (rc >= 0 || !strstr(d.msg, rows[i].msg))
+            print_error("row %zu: rc %d msg '%s', expected '%s'\n", i, rc, d.msg, rows[i].msg);
+        assert_true(rc < 0);
+        assert_non_null(strstr(d.msg, rows[i].msg));
+        metric_filters_free(mf);
+    }
+}
+
+static void test_cardinality_guard(void **state)
+{
+    (void)state;
+    struct metric_filters *mf = metric_filters_new();
+    struct ks_diag d;
+    struct metric_filter_def def = {.name = "PerIP", .pattern = "{ $.ip = * }",
+                                    .namespace_ = "N", .metric_name = "M", .value = "1",
+                                    .ndims = 1, .dims = {{"IP", "$.ip"}}};
+    assert_int_equal(metric_filters_add(mf, &def, &d), 0);
+    metric_filters_finish(mf);
+    struct metric_store *st = metric_store_new();
+    char ev[64];
+    for (int i = 0; i < 1200; i++) {
+        int n = snprintf(ev, sizeof(ev), "{\"ip\":\"10.0.%d.%d\"}", i / 256, i % 256);
+        metric_filters_apply(mf, ev, (size_t)n, T0 + i * 1000, st); /* 1200 in 20 minutes */
+    }
+    assert_true(metric_filters_stats(mf, 0)->disabled);
+    assert_int_equal(metric_store_series_count(st), METRIC_MAX_SERIES_PER_HOUR);
+    metric_store_free(st);
+    metric_filters_free(mf);
+
+    /* the same number spread over more than an hour per thousand stays enabled */
+    mf = metric_filters_new();
+    assert_int_equal(metric_filters_add(mf, &def, &d), 0);
+    metric_filters_finish(mf);
+    st = metric_store_new();
+    for (int i = 0; i < 1200; i++) {
+        int n = snprintf(ev, sizeof(ev), "{\"ip\":\"10.0.%d.%d\"}", i / 256, i % 256);
+        metric_filters_apply(mf, ev, (size_t)n, T0 + (int64_t)i * 4000, st); /* 80 minutes */
+    }
+    assert_false(metric_filters_stats(mf, 0)->disabled);
+    metric_store_free(st);
+    metric_filters_free(mf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_stats_ranges),
+        cmocka_unit_test(test_percentiles_within_bound),
+        cmocka_unit_test(test_series_identity),
+        cmocka_unit_test(test_filters_values_defaults_dimensions),
+        cmocka_unit_test(test_filter_definition_errors),
+        cmocka_unit_test(test_cardinality_guard),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
