@@ -121,4 +121,13 @@ void metric_store_describe(const struct metric_store *st, size_t series, const c
                            const char **name, const struct metric_dim **dims, size_t *ndims,
                            const char **unit);
 
+/* Persistence (metric_persist.c): save writes the buckets changed since the
+ * last save, inside the caller's transaction; load adds saved buckets into
+ * an empty store. */
+struct store;
+KS_MUST_CHECK enum ks_err metric_store_save(struct metric_store *st, struct store *db,
+                                            struct ks_diag *diag);
+KS_MUST_CHECK enum ks_err metric_store_load(struct metric_store *st, struct store *db,
+                                            struct ks_diag *diag);
+
 #endif

@@ -14,41 +14,9 @@
  * buckets (or, later, stores from several workers) combines exactly.
  * Percentile rank is nearest-rank: the ceil(p/100 * n)-th smallest sample.
  */
-#include "metric/metric.h"
+#include "metric/metric_int.h"
 
 #include <math.h>
-
-struct sk_entry {
-    int32_t index;
-    uint32_t count;
-};
-
-struct bucket {
-    int64_t sec;
-    double count, sum, min, max;
-    uint32_t zeros;      /* samples equal to 0 */
-    bool negative;       /* some sample < 0: percentiles unavailable */
-    uint32_t nsk, capsk;
-    struct sk_entry *sk; /* sorted by index */
-};
-
-struct series {
-    char *ns, *name, *unit;
-    char **dim_names, **dim_values; /* owned */
-    struct metric_dim *dims;        /* views of the two arrays above */
-    size_t ndims;
-    char *key;
-    struct bucket *b;
-    size_t nb, capb;
-};
-
-struct metric_store {
-    struct series *s;
-    size_t ns, caps;
-    size_t *table; /* open addressing: series index + 1, 0 = empty */
-    size_t tcap;
-    double log_gamma;
-};
 
 static uint64_t hash_str(const char *s)
 {
@@ -285,12 +253,8 @@ static void sketch_add(struct bucket *b, int32_t index, uint32_t count)
     b->nsk++;
 }
 
-void metric_store_add(struct metric_store *st, size_t series, int64_t time_ms, double value)
+struct bucket *metric_bucket_at(struct series *s, int64_t sec)
 {
-    if (!isfinite(value))
-        return; /* CloudWatch rejects NaN and infinities */
-    struct series *s = &st->s[series];
-    int64_t sec = floor_div(time_ms, 1000);
     size_t i = (s->nb && s->b[s->nb - 1].sec < sec) ? s->nb : lower_bound(s, sec);
     if (i == s->nb || s->b[i].sec != sec) {
         if (s->nb == s->capb) {
@@ -300,11 +264,22 @@ void metric_store_add(struct metric_store *st, size_t series, int64_t time_ms, d
         memmove(s->b + i + 1, s->b + i, (s->nb - i) * sizeof(*s->b));
         memset(&s->b[i], 0, sizeof(s->b[i]));
         s->b[i].sec = sec;
-        s->b[i].min = value;
-        s->b[i].max = value;
         s->nb++;
     }
-    struct bucket *b = &s->b[i];
+    return &s->b[i];
+}
+
+void metric_store_add(struct metric_store *st, size_t series, int64_t time_ms, double value)
+{
+    if (!isfinite(value))
+        return; /* CloudWatch rejects NaN and infinities */
+    struct series *s = &st->s[series];
+    struct bucket *b = metric_bucket_at(s, floor_div(time_ms, 1000));
+    if (b->count == 0) {
+        b->min = value;
+        b->max = value;
+    }
+    b->dirty = true;
     b->count += 1;
     b->sum += value;
     if (value < b->min)

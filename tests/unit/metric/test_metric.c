@@ -8,6 +8,9 @@
 #include <cmocka.h>
 
 #include "metric/metric.h"
+#include "store/store.h"
+
+#include <unistd.h>
 
 #include <math.h>
 
@@ -269,6 +272,67 @@ static void test_cardinality_guard(void **state)
     metric_filters_free(mf);
 }
 
+static void test_persistence_round_trip(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ks-metric-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    struct store *db;
+    struct ks_diag d;
+    assert_int_equal(store_open(path, &db, &d), KS_OK);
+    struct metric_store *a = metric_store_new();
+    struct metric_dim dim = {"KeyArn", "arn:aws:kms:us-east-1:111122223333:key/k1"};
+    size_t s = metric_store_series(a, "Lab", "Calls", &dim, 1, "Count");
+    size_t z = metric_store_series(a, "Lab", "Zeros", NULL, 0, NULL);
+    for (int i = 0; i < 300; i++)
+        metric_store_add(a, s, T0 + i * 250, (double)(i % 17) + 0.5);
+    metric_store_add(a, z, T0, 0);
+    assert_int_equal(store_begin(db, &d), KS_OK);
+    assert_int_equal(metric_store_save(a, db, &d), KS_OK);
+    struct store_checkpoint cp = {.offset = 42, .events = 301, .watermark_ms = T0};
+    snprintf(cp.file, sizeof(cp.file), "%s", "trail/a.json.gz");
+    assert_int_equal(store_checkpoint_put(db, "replay", &cp, &d), KS_OK);
+    assert_int_equal(store_commit(db, &d), KS_OK);
+    /* a second save after more samples only rewrites what changed */
+    metric_store_add(a, s, T0 + 100000, 1000);
+    assert_int_equal(store_begin(db, &d), KS_OK);
+    assert_int_equal(metric_store_save(a, db, &d), KS_OK);
+    assert_int_equal(store_commit(db, &d), KS_OK);
+    assert_int_equal(sqlite3_changes(store_db(db)), 1);
+    store_close(db);
+
+    assert_int_equal(store_open(path, &db, &d), KS_OK); /* reopen: migrations are idempotent */
+    struct metric_store *b = metric_store_new();
+    assert_int_equal(metric_store_load(b, db, &d), KS_OK);
+    struct store_checkpoint got;
+    bool found;
+    assert_int_equal(store_checkpoint_get(db, "replay", &got, &found, &d), KS_OK);
+    assert_true(found && got.offset == 42 && got.events == 301);
+    assert_string_equal(got.file, "trail/a.json.gz");
+    long sb = metric_store_find(b, "Lab", "Calls", &dim, 1, "Count");
+    assert_true(sb >= 0);
+    struct metric_stats x, y;
+    assert_true(metric_store_stats(a, s, T0, T0 + 200000, &x));
+    assert_true(metric_store_stats(b, (size_t)sb, T0, T0 + 200000, &y));
+    assert_memory_equal(&x, &y, sizeof(x));
+    double p1, p2;
+    assert_true(metric_store_percentile(a, s, T0, T0 + 200000, 90, &p1));
+    assert_true(metric_store_percentile(b, (size_t)sb, T0, T0 + 200000, 90, &p2));
+    assert_true(p1 == p2);
+    assert_true(metric_store_find(b, "Lab", "Zeros", NULL, 0, NULL) >= 0);
+    metric_store_free(a);
+    metric_store_free(b);
+    store_close(db);
+    unlink(path);
+    char wal[64];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", path);
+    unlink(wal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_filters_values_defaults_dimensions),
         cmocka_unit_test(test_filter_definition_errors),
         cmocka_unit_test(test_cardinality_guard),
+        cmocka_unit_test(test_persistence_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

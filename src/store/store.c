@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "store/store.h"
+
+struct store {
+    sqlite3 *db;
+    char *path;
+};
+
+/* Append-only: never edit a shipped migration, add a new one. */
+static const char *const migrations[] = {
+    /* 1: source checkpoints and metric buckets */
+    "CREATE TABLE checkpoints (source TEXT PRIMARY KEY, file TEXT NOT NULL, offset INTEGER "
+    "NOT NULL, events INTEGER NOT NULL, watermark_ms INTEGER NOT NULL);"
+    "CREATE TABLE metric_series (id INTEGER PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT "
+    "NULL, unit TEXT NOT NULL, dimensions TEXT NOT NULL, UNIQUE (namespace, name, unit, "
+    "dimensions));"
+    "CREATE TABLE metric_buckets (series INTEGER NOT NULL REFERENCES metric_series(id), sec "
+    "INTEGER NOT NULL, count REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT "
+    "NULL, zeros INTEGER NOT NULL, negative INTEGER NOT NULL, sketch BLOB, PRIMARY KEY (series, "
+    "sec)) WITHOUT ROWID;",
+    /* 2: alarm state, so a resumed run continues where it stopped */
+    "CREATE TABLE alarm_state (name TEXT PRIMARY KEY, state TEXT NOT NULL, last_eval_ms INTEGER "
+    "NOT NULL);",
+};
+
+enum ks_err store_fail(struct store *st, struct ks_diag *diag, const char *what)
+{
+    return ks_diag_set(diag, KS_E_IO, SIZE_MAX, "database '%s': %s: %s", st->path, what,
+                       sqlite3_errmsg(st->db));
+}
+
+static enum ks_err exec(struct store *st, const char *sql, struct ks_diag *diag)
+{
+    char *err = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        ks_diag_set(diag, KS_E_IO, SIZE_MAX, "database '%s': %s", st->path,
+                    err ? err : "error");
+        sqlite3_free(err);
+        return KS_E_IO;
+    }
+    return KS_OK;
+}
+
+static enum ks_err migrate(struct store *st, struct ks_diag *diag)
+{
+    enum ks_err e = exec(st, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                             "PRIMARY KEY, applied_at TEXT NOT NULL)",
+                         diag);
+    if (e)
+        return e;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
+                           &q, NULL) != SQLITE_OK)
+        return store_fail(st, diag, "reading schema version");
+    int have = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+    sqlite3_finalize(q);
+    int want = (int)KS_ARRAY_LEN(migrations);
+    if (have > want)
+        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
+                           "database '%s' has schema version %d, newer than this keysentry (%d)",
+                           st->path, have, want);
+    for (int v = have; v < want; v++) {
+        if ((e = exec(st, "BEGIN IMMEDIATE", diag)))
+            return e;
+        char rec[160];
+        snprintf(rec, sizeof(rec),
+                 "INSERT INTO schema_migrations VALUES (%d, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ'))",
+                 v + 1);
+        if ((e = exec(st, migrations[v], diag)) || (e = exec(st, rec, diag))) {
+            exec(st, "ROLLBACK", NULL);
+            return e;
+        }
+        if ((e = exec(st, "COMMIT", diag)))
+            return e;
+    }
+    return KS_OK;
+}
+
+enum ks_err store_open(const char *path, struct store **out, struct ks_diag *diag)
+{
+    struct store *st = ks_xcalloc(1, sizeof(*st));
+    st->path = ks_xstrdup(path);
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        enum ks_err e = store_fail(st, diag, "cannot open");
+        store_close(st);
+        return e;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    /* WAL + synchronous=NORMAL: a committed checkpoint survives a process
+     * crash (kill -9); only power loss may lose the newest transactions,
+     * and those are then re-read from the sources. */
+    enum ks_err e = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             "PRAGMA foreign_keys=ON",
+                         diag);
+    if (!e)
+        e = migrate(st, diag);
+    if (e) {
+        store_close(st);
+        return e;
+    }
+    *out = st;
+    return KS_OK;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close(st->db);
+    free(st->path);
+    free(st);
+}
+
+sqlite3 *store_db(struct store *st)
+{
+    return st->db;
+}
+
+enum ks_err store_begin(struct store *st, struct ks_diag *diag)
+{
+    return exec(st, "BEGIN IMMEDIATE", diag);
+}
+
+enum ks_err store_commit(struct store *st, struct ks_diag *diag)
+{
+    return exec(st, "COMMIT", diag);
+}
+
+void store_rollback(struct store *st)
+{
+    exec(st, "ROLLBACK", NULL);
+}
+
+enum ks_err store_checkpoint_get(struct store *st, const char *source, struct store_checkpoint *cp,
+                                 bool *found, struct ks_diag *diag)
+{
+    memset(cp, 0, sizeof(*cp));
+    *found = false;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT file, offset, events, watermark_ms FROM checkpoints WHERE "
+                           "source = ?",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_fail(st, diag, "reading checkpoint");
+    sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *f = sqlite3_column_text(q, 0);
+        snprintf(cp->file, sizeof(cp->file), "%s", f ? (const char *)f : "");
+        cp->offset = (uint64_t)sqlite3_column_int64(q, 1);
+        cp->events = (uint64_t)sqlite3_column_int64(q, 2);
+        cp->watermark_ms = sqlite3_column_int64(q, 3);
+        *found = true;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, diag, "reading checkpoint");
+    return KS_OK;
+}
+
+enum ks_err store_checkpoint_put(struct store *st, const char *source,
+                                 const struct store_checkpoint *cp, struct ks_diag *diag)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT(source) DO "
+                           "UPDATE SET file = excluded.file, offset = excluded.offset, events = "
+                           "excluded.events, watermark_ms = excluded.watermark_ms",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_fail(st, diag, "writing checkpoint");
+    sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, cp->file, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)cp->offset);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)cp->events);
+    sqlite3_bind_int64(q, 5, cp->watermark_ms);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? KS_OK : store_fail(st, diag, "writing checkpoint");
+}
