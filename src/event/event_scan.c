@@ -409,41 +409,128 @@ static inline bool nest_top_obj(const struct nest *n)
     return (n->bits[d >> 6] >> (d & 63)) & 1;
 }
 
+/* One token of the scalar skim: 1 = continue, 0 = closed depth `stop`
+ * (*pp is past it), -1 = error. Called only outside strings. */
+static inline int skim_token(struct event_scan *s, const char **pp, const char *end,
+                             struct nest *n, unsigned stop)
+{
+    const char *p = *pp;
+    char c = *p;
+    switch (c) {
+    case '"': {
+        const char *q = string_end(p + 1, end);
+        if (!q) {
+            fail(s, end, "unterminated string");
+            return -1;
+        }
+        *pp = q + 1;
+        return 1;
+    }
+    case '{':
+    case '[':
+        if (!nest_push(n, c == '{')) {
+            fail(s, p, "nesting deeper than 512 levels");
+            return -1;
+        }
+        *pp = p + 1;
+        return 1;
+    case '}':
+    case ']':
+        if (nest_top_obj(n) != (c == '}')) {
+            fail(s, p, c == '}' ? "unexpected '}'" : "unexpected ']'");
+            return -1;
+        }
+        n->depth--;
+        *pp = p + 1;
+        return n->depth == stop ? 0 : 1;
+    default:
+        *pp = p + 1;
+        return 1;
+    }
+}
+
+#if defined(__SSE2__)
+static inline uint64_t block_mask(const __m128i *v, __m128i c)
+{
+    return (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], c)) |
+           (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v[1], c)) << 16 |
+           (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v[2], c)) << 32 |
+           (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v[3], c)) << 48;
+}
+
+/* bit i = parity of the quotes at or before i: set inside strings
+ * (including the opening quote, excluding the closing one) */
+static inline uint64_t prefix_xor(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+#endif
+
 /*
  * Fast skim of containers already open in *n (depth >= 1): structure only.
  * Returns the byte after the container that closes depth `stop`.
+ *
+ * 64 bytes at a time: masks of quotes and brackets, the in-string mask by
+ * prefix XOR of the quote mask, then only brackets outside strings are
+ * visited. Invariant: every block starts outside a string; a block that
+ * ends inside one jumps to that string's end. Blocks holding a backslash
+ * (escaped quotes) take the scalar path, which follows escapes exactly.
  */
 static const char *skim_fast(struct event_scan *s, const char *p, const char *end, struct nest *n,
                              unsigned stop)
 {
-    while (p < end) {
-        char c = *p;
-        switch (c) {
-        case '"': {
-            const char *q = string_end(p + 1, end);
-            if (!q)
+#if defined(__SSE2__)
+    const __m128i cq = _mm_set1_epi8('"'), cb = _mm_set1_epi8('\\');
+    const __m128i c20 = _mm_set1_epi8(0x20);
+    const __m128i co = _mm_set1_epi8('{'), cc = _mm_set1_epi8('}'); /* '[' | 0x20 == '{' */
+    while (end - p >= 64) {
+        __m128i v[4];
+        for (int k = 0; k < 4; k++)
+            v[k] = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        if (block_mask(v, cb)) {
+            const char *lim = p + 64;
+            while (p < lim) {
+                int r = skim_token(s, &p, end, n, stop);
+                if (r <= 0)
+                    return r == 0 ? p : SCAN_ERR;
+            }
+            continue;
+        }
+        uint64_t q = block_mask(v, cq);
+        __m128i o[4];
+        for (int k = 0; k < 4; k++)
+            o[k] = _mm_or_si128(v[k], c20);
+        uint64_t in_str = prefix_xor(q);
+        uint64_t st = (block_mask(o, co) | block_mask(o, cc)) & ~in_str;
+        while (st) {
+            unsigned i = (unsigned)__builtin_ctzll(st);
+            const char *at = p + i;
+            int r = skim_token(s, &at, end, n, stop);
+            if (r <= 0)
+                return r == 0 ? at : SCAN_ERR;
+            st &= st - 1;
+        }
+        if (in_str >> 63) {
+            unsigned last = 63u - (unsigned)__builtin_clzll(q); /* the unclosed opener */
+            const char *qe = string_end(p + last + 1, end);
+            if (!qe)
                 return fail(s, end, "unterminated string");
-            p = q + 1;
-            break;
+            p = qe + 1;
+        } else {
+            p += 64;
         }
-        case '{':
-        case '[':
-            if (!nest_push(n, c == '{'))
-                return fail(s, p, "nesting deeper than 512 levels");
-            p++;
-            break;
-        case '}':
-        case ']':
-            if (nest_top_obj(n) != (c == '}'))
-                return fail(s, p, c == '}' ? "unexpected '}'" : "unexpected ']'");
-            n->depth--;
-            p++;
-            if (n->depth == stop)
-                return p;
-            break;
-        default:
-            p++;
-        }
+    }
+#endif
+    while (p < end) {
+        int r = skim_token(s, &p, end, n, stop);
+        if (r <= 0)
+            return r == 0 ? p : SCAN_ERR;
     }
     return fail(s, end, "unexpected end of input");
 }
