@@ -287,7 +287,7 @@ static void put_expiration(buf_t *b, uint64_t ms)
 }
 
 /* 2024-05-06T00:00:00Z */
-#define START_MS UINT64_C(1714953600000)
+#define START_MS  UINT64_C(1714953600000)
 #define WINDOW_MS UINT64_C(300000)
 
 /* ------------------------------------------------------------ the world */
@@ -336,9 +336,9 @@ static const pdef_t PRINCIPALS[] = {
     {UT_SERVICE, -1, "ec2.amazonaws.com", "", SK_NONE, UA_SERVICE, 30, 20, false},
     {UT_SERVICE, -1, "rds.amazonaws.com", "", SK_NONE, UA_SERVICE, 20, 20, false},
 };
-#define N_PRINC ARRAY_LEN(PRINCIPALS)
+#define N_PRINC      ARRAY_LEN(PRINCIPALS)
 #define TARGET_PRINC 0 /* arn:aws:iam::111122223333:role/App-ECSTaskRole */
-#define N_SLOTS 4
+#define N_SLOTS      4
 
 typedef struct {
     char name[64];
@@ -1014,8 +1014,7 @@ static const err_t KMS_CRYPTO_ERRS[] = {
      "policy allows the kms:%N action",
      40},
     {"IncorrectKeyException",
-     "The key ID in the request does not identify a KMS key that can perform this operation.",
-     15},
+     "The key ID in the request does not identify a KMS key that can perform this operation.", 15},
     {"KMSInvalidStateException", "%K is disabled.", 15},
     {"KMSInvalidStateException", "%K is pending deletion.", 5},
     {"InvalidCiphertextException", NULL, 10},
@@ -1059,8 +1058,12 @@ static void kms_crypto(gen_t *g, ev_t *e, buf_t *out, bool burst)
         e->shared = true;
     }
     /* which service (if any) made the call on the principal's behalf */
-    static const char *const VIA[] = {NULL, "s3.amazonaws.com", "secretsmanager.amazonaws.com",
-                                      "ssm.amazonaws.com", "ec2.amazonaws.com", "AWS Internal"};
+    static const char *const VIA[] = {NULL,
+                                      "s3.amazonaws.com",
+                                      "secretsmanager.amazonaws.com",
+                                      "ssm.amazonaws.com",
+                                      "ec2.amazonaws.com",
+                                      "AWS Internal"};
     static const unsigned VIA_W[] = {70, 10, 7, 5, 4, 4};
     const char *via = NULL;
     if (!burst && p->type != UT_SERVICE)
@@ -1068,10 +1071,10 @@ static void kms_crypto(gen_t *g, ev_t *e, buf_t *out, bool burst)
     g->via = via;
     const char *ctx_kind = via ? via : p->type == UT_SERVICE ? p->name : "app";
 
-    unsigned k = p->sk == SK_EC2 || (via && !strcmp(via, "ec2.amazonaws.com"))     ? 2
-                 : (via && (strstr(via, "secrets") || strstr(via, "ssm"))) ? 1
-                 : rng_below(r, 5) == 0                                            ? 1
-                                                                                   : 0;
+    unsigned k = p->sk == SK_EC2 || (via && !strcmp(via, "ec2.amazonaws.com")) ? 2
+                 : (via && (strstr(via, "secrets") || strstr(via, "ssm")))     ? 1
+                 : rng_below(r, 5) == 0                                        ? 1
+                                                                               : 0;
     const char *key = g->keys[g->acct][g->region][k];
     buf_t *kb = &e->host; /* scratch: the key ARN */
     puts_(kb, "arn:aws:kms:");
@@ -1100,16 +1103,18 @@ static void kms_crypto(gen_t *g, ev_t *e, buf_t *out, bool burst)
     if (!strcmp(ctx_kind, "s3.amazonaws.com")) {
         put_tmpl(g, q, "\"aws:s3:arn\":\"arn:aws:s3:::%b/%k\"");
     } else if (!strcmp(ctx_kind, "secretsmanager.amazonaws.com")) {
-        put_tmpl(g, q, "\"SecretARN\":\"arn:aws:secretsmanager:%r:%a:secret:%s\","
-                       "\"SecretVersionId\":\"%u\"");
+        put_tmpl(g, q,
+                 "\"SecretARN\":\"arn:aws:secretsmanager:%r:%a:secret:%s\","
+                 "\"SecretVersionId\":\"%u\"");
     } else if (!strcmp(ctx_kind, "ssm.amazonaws.com") || !strcmp(ctx_kind, "AWS Internal")) {
         put_tmpl(g, q, "\"PARAMETER_ARN\":\"arn:aws:ssm:%r:%a:parameter%p\"");
     } else if (!strcmp(ctx_kind, "ec2.amazonaws.com")) {
         put_tmpl(g, q, "\"aws:ebs:id\":\"%v\"");
     } else if (!strcmp(ctx_kind, "cloudtrail.amazonaws.com")) {
-        put_tmpl(g, q, "\"aws:cloudtrail:arn\":\"arn:aws:cloudtrail:%r:%a:trail/org-trail\","
-                       "\"aws:s3:arn\":\"arn:aws:s3:::org-cloudtrail-%a/AWSLogs/%a/CloudTrail/"
-                       "%r/%x.json.gz\"");
+        put_tmpl(g, q,
+                 "\"aws:cloudtrail:arn\":\"arn:aws:cloudtrail:%r:%a:trail/org-trail\","
+                 "\"aws:s3:arn\":\"arn:aws:s3:::org-cloudtrail-%a/AWSLogs/%a/CloudTrail/"
+                 "%r/%x.json.gz\"");
     } else if (!strcmp(ctx_kind, "logs.amazonaws.com")) {
         put_tmpl(g, q, "\"aws:logs:arn\":\"arn:aws:logs:%r:%a:log-group:%g\"");
     } else if (!strcmp(ctx_kind, "rds.amazonaws.com")) {
@@ -1233,12 +1238,14 @@ static const err_t KMS_MGMT_ERRS[] = {
 };
 
 #define S3_HOST "\"Host\":\"%b.s3.%r.amazonaws.com\""
-#define S3_ADD(bytes_in, bytes_out)                                                           \
-    "{\"SignatureVersion\":\"SigV4\",\"CipherSuite\":\"TLS_AES_128_GCM_SHA256\","            \
-    "\"bytesTransferredIn\":" bytes_in ",\"AuthenticationMethod\":\"AuthHeader\","            \
+#define S3_ADD(bytes_in, bytes_out)                                                                \
+    "{\"SignatureVersion\":\"SigV4\",\"CipherSuite\":\"TLS_AES_128_GCM_SHA256\","                  \
+    "\"bytesTransferredIn\":" bytes_in ",\"AuthenticationMethod\":\"AuthHeader\","                 \
     "\"x-amz-id-2\":\"%Y\",\"bytesTransferredOut\":" bytes_out "}"
-#define S3_BUCKET_RES "{\"accountId\":\"%a\",\"type\":\"AWS::S3::Bucket\",\"ARN\":\"arn:aws:s3:::%b\"}"
-#define KMS_KEY_RES "[{\"accountId\":\"%a\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:%r:%a:key/%M\"}]"
+#define S3_BUCKET_RES                                                                              \
+    "{\"accountId\":\"%a\",\"type\":\"AWS::S3::Bucket\",\"ARN\":\"arn:aws:s3:::%b\"}"
+#define KMS_KEY_RES                                                                                \
+    "[{\"accountId\":\"%a\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:%r:%a:key/%M\"}]"
 
 static const op_t OPS[] = {
     /* s3 */
@@ -1253,8 +1260,8 @@ static const op_t OPS[] = {
      "\"x-amz-server-side-encryption-bucket-key-enabled\":true,\"x-amz-version-id\":\"%x\"}",
      "[{\"type\":\"AWS::S3::Object\",\"ARN\":\"arn:aws:s3:::%b/%k\"}," S3_BUCKET_RES "]",
      S3_ADD("%z", "0"), ERRS(S3_ERRS)},
-    {"s3.amazonaws.com", "ListBuckets", 30, F_RO | F_S3, "{\"Host\":\"s3.%r.amazonaws.com\"}",
-     NULL, NULL, S3_ADD("0", "%d"), ERRS(S3_ERRS)},
+    {"s3.amazonaws.com", "ListBuckets", 30, F_RO | F_S3, "{\"Host\":\"s3.%r.amazonaws.com\"}", NULL,
+     NULL, S3_ADD("0", "%d"), ERRS(S3_ERRS)},
     {"s3.amazonaws.com", "GetBucketAcl", 40, F_RO | F_S3,
      "{\"bucketName\":\"%b\"," S3_HOST ",\"acl\":\"\"}", NULL, "[" S3_BUCKET_RES "]",
      S3_ADD("0", "%d"), ERRS(S3_ERRS)},
@@ -1286,16 +1293,16 @@ static const op_t OPS[] = {
      "\"ipProtocol\":\"tcp\",\"fromPort\":443,\"toPort\":443,\"cidrIpv4\":\"10.0.0.0/16\"}]}}",
      NULL, NULL, ERRS(EC2_ERRS)},
     /* iam (global: us-east-1) */
-    {"iam.amazonaws.com", "GetRole", 40, F_RO | F_GLOBAL, "{\"roleName\":\"%n\"}", NULL, NULL,
-     NULL, ERRS(IAM_ERRS)},
-    {"iam.amazonaws.com", "ListAttachedRolePolicies", 30, F_RO | F_GLOBAL,
-     "{\"roleName\":\"%n\"}", NULL, NULL, NULL, ERRS(IAM_ERRS)},
-    {"iam.amazonaws.com", "GetUser", 15, F_RO | F_GLOBAL, NULL, NULL, NULL, NULL, ERRS(IAM_ERRS)},
-    {"iam.amazonaws.com", "ListRoles", 15, F_RO | F_GLOBAL, "{\"maxItems\":100}", NULL, NULL,
-     NULL, ERRS(IAM_ERRS)},
-    {"iam.amazonaws.com", "PutRolePolicy", 6, F_GLOBAL,
-     "{\"roleName\":\"%n\",\"policyName\":\"inline-kms-access\",\"policyDocument\":\"%P\"}",
+    {"iam.amazonaws.com", "GetRole", 40, F_RO | F_GLOBAL, "{\"roleName\":\"%n\"}", NULL, NULL, NULL,
+     ERRS(IAM_ERRS)},
+    {"iam.amazonaws.com", "ListAttachedRolePolicies", 30, F_RO | F_GLOBAL, "{\"roleName\":\"%n\"}",
      NULL, NULL, NULL, ERRS(IAM_ERRS)},
+    {"iam.amazonaws.com", "GetUser", 15, F_RO | F_GLOBAL, NULL, NULL, NULL, NULL, ERRS(IAM_ERRS)},
+    {"iam.amazonaws.com", "ListRoles", 15, F_RO | F_GLOBAL, "{\"maxItems\":100}", NULL, NULL, NULL,
+     ERRS(IAM_ERRS)},
+    {"iam.amazonaws.com", "PutRolePolicy", 6, F_GLOBAL,
+     "{\"roleName\":\"%n\",\"policyName\":\"inline-kms-access\",\"policyDocument\":\"%P\"}", NULL,
+     NULL, NULL, ERRS(IAM_ERRS)},
     /* sts */
     {"sts.amazonaws.com", "AssumeRole", 90, F_RO,
      "{\"roleArn\":\"arn:aws:iam::%a:role/%n\",\"roleSessionName\":\"%o\","
@@ -1310,8 +1317,8 @@ static const op_t OPS[] = {
     {"ssm.amazonaws.com", "GetParameter", 80, F_RO, "{\"name\":\"%p\",\"withDecryption\":true}",
      NULL, NULL, NULL, ERRS(SSM_ERRS)},
     {"ssm.amazonaws.com", "GetParameters", 30, F_RO,
-     "{\"names\":[\"%p\",\"/app/prod/feature-flags\"],\"withDecryption\":true}", NULL, NULL,
-     NULL, ERRS(SSM_ERRS)},
+     "{\"names\":[\"%p\",\"/app/prod/feature-flags\"],\"withDecryption\":true}", NULL, NULL, NULL,
+     ERRS(SSM_ERRS)},
     {"ssm.amazonaws.com", "UpdateInstanceInformation", 40, 0,
      "{\"instanceId\":\"%i\",\"agentVersion\":\"3.2.1705.0\",\"agentStatus\":\"Active\","
      "\"platformType\":\"Linux\",\"platformName\":\"Amazon Linux\",\"platformVersion\":\"2023\","
@@ -1323,8 +1330,8 @@ static const op_t OPS[] = {
      "{\"maxResults\":50,\"filters\":[{\"key\":\"PingStatus\",\"values\":[\"Online\"]}]}", NULL,
      NULL, NULL, ERRS(SSM_ERRS)},
     /* lambda */
-    {"lambda.amazonaws.com", "GetFunction20150331v2", 30, F_RO, "{\"functionName\":\"%f\"}",
-     NULL, NULL, NULL, ERRS(LAMBDA_ERRS)},
+    {"lambda.amazonaws.com", "GetFunction20150331v2", 30, F_RO, "{\"functionName\":\"%f\"}", NULL,
+     NULL, NULL, ERRS(LAMBDA_ERRS)},
     {"lambda.amazonaws.com", "ListFunctions20150331", 30, F_RO, NULL, NULL, NULL, NULL,
      ERRS(LAMBDA_ERRS)},
     {"lambda.amazonaws.com", "UpdateFunctionCode20150331v2", 8, 0,
@@ -1348,11 +1355,9 @@ static const op_t OPS[] = {
      "{\"logGroupName\":\"%g\",\"retentionInDays\":30}", NULL, NULL, NULL, ERRS(LOGS_ERRS)},
     /* secretsmanager */
     {"secretsmanager.amazonaws.com", "GetSecretValue", 60, F_RO,
-     "{\"secretId\":\"arn:aws:secretsmanager:%r:%a:secret:%s\"}", NULL, NULL, NULL,
-     ERRS(SM_ERRS)},
+     "{\"secretId\":\"arn:aws:secretsmanager:%r:%a:secret:%s\"}", NULL, NULL, NULL, ERRS(SM_ERRS)},
     {"secretsmanager.amazonaws.com", "DescribeSecret", 15, F_RO,
-     "{\"secretId\":\"arn:aws:secretsmanager:%r:%a:secret:%s\"}", NULL, NULL, NULL,
-     ERRS(SM_ERRS)},
+     "{\"secretId\":\"arn:aws:secretsmanager:%r:%a:secret:%s\"}", NULL, NULL, NULL, ERRS(SM_ERRS)},
     /* dynamodb */
     {"dynamodb.amazonaws.com", "DescribeTable", 30, F_RO, "{\"tableName\":\"%e\"}", NULL,
      "[{\"accountId\":\"%a\",\"type\":\"AWS::DynamoDB::Table\",\"ARN\":"
@@ -1364,9 +1369,8 @@ static const op_t OPS[] = {
     {"kms.amazonaws.com", "DescribeKey", 40, F_RO, "{\"keyId\":\"alias/app-data\"}", NULL,
      KMS_KEY_RES, NULL, ERRS(KMS_MGMT_ERRS)},
     {"kms.amazonaws.com", "ListAliases", 15, F_RO, NULL, NULL, NULL, NULL, ERRS(KMS_MGMT_ERRS)},
-    {"kms.amazonaws.com", "GetKeyPolicy", 8, F_RO,
-     "{\"keyId\":\"%M\",\"policyName\":\"default\"}", NULL, KMS_KEY_RES, NULL,
-     ERRS(KMS_MGMT_ERRS)},
+    {"kms.amazonaws.com", "GetKeyPolicy", 8, F_RO, "{\"keyId\":\"%M\",\"policyName\":\"default\"}",
+     NULL, KMS_KEY_RES, NULL, ERRS(KMS_MGMT_ERRS)},
     {"kms.amazonaws.com", "GenerateDataKeyWithoutPlaintext", 8, F_RO,
      "{\"keyId\":\"arn:aws:kms:%r:%a:key/%M\",\"keySpec\":\"AES_256\","
      "\"encryptionContext\":{\"aws:rds:db-id\":\"db-%x\"}}",
@@ -1444,7 +1448,7 @@ static void other_op(gen_t *g, ev_t *e, buf_t *out, const unsigned *op_w)
 
 /* --------------------------------------------------------------- output */
 
-#define S3_MAX_BYTES 4000000
+#define S3_MAX_BYTES   4000000
 #define S3_MAX_RECORDS 5000
 
 typedef struct {
@@ -1535,8 +1539,8 @@ static void s3_add(s3_t *s, size_t a, size_t r, uint64_t now, const buf_t *rec)
 {
     stream_t *st = &s->st[a][r];
     uint64_t w = now / WINDOW_MS;
-    if (st->nrec && (w != st->window || st->b.n + rec->n + 3 > S3_MAX_BYTES ||
-                     st->nrec >= S3_MAX_RECORDS))
+    if (st->nrec &&
+        (w != st->window || st->b.n + rec->n + 3 > S3_MAX_BYTES || st->nrec >= S3_MAX_RECORDS))
         s3_flush(s, a, r);
     if (!st->nrec) {
         st->window = w;
@@ -1684,8 +1688,8 @@ int main(int argc, char **argv)
         FILE *f = fopen(truth, "w");
         if (!f)
             die("cannot create", truth);
-        fprintf(f, "records %" PRIu64 "\nlab %" PRIu64 "\nkms_encdec %" PRIu64 "\n", n,
-                g.n_lab, g.n_encdec);
+        fprintf(f, "records %" PRIu64 "\nlab %" PRIu64 "\nkms_encdec %" PRIu64 "\n", n, g.n_lab,
+                g.n_encdec);
         fprintf(f, "bytes %" PRIu64 "\nfiles %" PRIu64 "\n", ndjson ? total : s3.raw_bytes,
                 ndjson ? UINT64_C(1) : s3.files);
         if (fclose(f))
