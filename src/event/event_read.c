@@ -110,12 +110,17 @@ bool event_parse_time(const char *s, size_t len, int64_t *ms)
     if (!digits(s, 4, &Y) || !digits(s + 5, 2, &M) || !digits(s + 8, 2, &D) ||
         !digits(s + 11, 2, &h) || !digits(s + 14, 2, &m) || !digits(s + 17, 2, &sec))
         return false;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || (M == 2 && D == 29 && !leap) ||
+        h > 23 || m > 59 || sec > 60)
         return false;
     size_t i = 19;
     int frac = 0, scale = 1000;
     if (i < len && s[i] == '.') {
         i++;
+        if (i >= len || s[i] < '0' || s[i] > '9')
+            return false; /* a fraction needs digits */
         while (i < len && s[i] >= '0' && s[i] <= '9') {
             if (scale > 1) {
                 scale /= 10;
@@ -232,7 +237,10 @@ static size_t frame_lines(struct rd *r, const char *buf, size_t len, bool eof)
         size_t e = end;
         if (e > pos && buf[e - 1] == '\r')
             e--;
-        if (e > pos)
+        size_t k = pos;
+        while (k < e && (buf[k] == ' ' || buf[k] == '\t'))
+            k++;
+        if (k < e) /* blank lines are not events */
             emit(r, buf + pos, e - pos, r->base_off + pos);
         else
             r->index++;
@@ -250,15 +258,17 @@ static inline bool is_ws(char c)
 static size_t sniff(struct rd *r, const char *buf, size_t len, bool eof)
 {
     size_t i = 0;
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-        i = 3;
+    if (len < 16 && !eof)
+        return SIZE_MAX; /* too little to tell (a BOM alone is 3 bytes) */
+    size_t bom = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    i = bom;
     while (i < len && is_ws(buf[i]))
         i++;
     if (i == len && !eof && len < 4096)
         return SIZE_MAX; /* undecided */
     if (r->o->format == EVENT_FORMAT_LINES || i == len || buf[i] != '{') {
         r->mode = M_LINES;
-        return 0;
+        return bom; /* the BOM is not part of the first event */
     }
     /* {"Records" : [  with optional whitespace */
     size_t j = i + 1;
@@ -288,7 +298,7 @@ static size_t sniff(struct rd *r, const char *buf, size_t len, bool eof)
         report(r, r->base_off + i, "not a CloudTrail log file ({\"Records\":[...]}); skipped");
         r->rstate = R_DEAD;
     }
-    return 0;
+    return r->mode == M_LINES ? bom : 0;
 }
 
 /* Byte-level skipper for damaged elements: follows strings and counts
@@ -317,6 +327,24 @@ static size_t skip_damaged(struct rd *r, const char *buf, size_t len, bool *done
             if (r->skip_depth <= 0) {
                 *done = true;
                 return i + 1;
+            }
+            if (c == '}' && r->skip_depth == 1) {
+                /* An object closes one level above the record's own and the
+                 * next record starts right after ("},{"): the damage was an
+                 * unclosed bracket inside this record. Resynchronise here
+                 * rather than lose the rest of the file. */
+                size_t j = i + 1;
+                while (j < len && is_ws(buf[j]))
+                    j++;
+                if (j < len && buf[j] == ',') {
+                    j++;
+                    while (j < len && is_ws(buf[j]))
+                        j++;
+                    if (j < len && buf[j] == '{') {
+                        *done = true;
+                        return i + 1;
+                    }
+                }
             }
         } else if (r->skip_depth == 0 && (c == ',')) {
             *done = true;
@@ -392,6 +420,7 @@ static size_t frame_records(struct rd *r, const char *buf, size_t len, bool eof)
         } else if (eof && (s == EVENT_SKIM_MORE || d.offset == len - pos)) {
             r->st->bad_json++;
             report(r, off, "truncated record at end of file; skipped");
+            r->rstate = R_DEAD; /* one report for one cut */
             return len;
         } else {
             r->st->bad_json++;
@@ -416,9 +445,12 @@ static size_t frame(struct rd *r, const char *buf, size_t len, bool eof)
         if (pos == SIZE_MAX)
             return 0;
     }
-    if (r->mode == M_LINES)
-        return pos + frame_lines(r, buf + pos, len - pos, eof);
     r->base_off += pos;
+    if (r->mode == M_LINES) {
+        size_t n = frame_lines(r, buf + pos, len - pos, eof);
+        r->base_off -= pos;
+        return pos + n;
+    }
     size_t n = frame_records(r, buf + pos, len - pos, eof);
     r->base_off -= pos;
     if (eof && !r->stop &&

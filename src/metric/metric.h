@@ -70,6 +70,10 @@ struct metric_filter_stats {
 const struct metric_filter_stats *metric_filters_stats(const struct metric_filters *mf,
                                                        size_t index);
 
+/* Puts back counters saved by an earlier run (resuming a replay). */
+void metric_filters_restore_stats(struct metric_filters *mf, size_t index,
+                                  const struct metric_filter_stats *stats);
+
 /*
  * Applies every filter to one event at time_ms, adding samples to store.
  * Returns how many filters matched. Not thread-safe (uses internal scratch).

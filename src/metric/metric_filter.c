@@ -228,6 +228,12 @@ const struct metric_filter_stats *metric_filters_stats(const struct metric_filte
     return &mf->f[index].stats;
 }
 
+void metric_filters_restore_stats(struct metric_filters *mf, size_t index,
+                                  const struct metric_filter_stats *stats)
+{
+    mf->f[index].stats = *stats;
+}
+
 static void on_extract(void *ud, const char *name, size_t nl, const char *v, size_t vl)
 {
     struct metric_filters *mf = ud;

@@ -18,9 +18,14 @@ static const char *const migrations[] = {
     "INTEGER NOT NULL, count REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT "
     "NULL, zeros INTEGER NOT NULL, negative INTEGER NOT NULL, sketch BLOB, PRIMARY KEY (series, "
     "sec)) WITHOUT ROWID;",
-    /* 2: alarm state, so a resumed run continues where it stopped */
+    /* 2: alarm state and run facts, so a resumed run continues where it stopped */
     "CREATE TABLE alarm_state (name TEXT PRIMARY KEY, state TEXT NOT NULL, last_eval_ms INTEGER "
-    "NOT NULL);",
+    "NOT NULL, transitions INTEGER NOT NULL);"
+    "CREATE TABLE run_facts (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    /* 3: metric filter counters, so a resumed run reports whole-run totals */
+    "CREATE TABLE filter_stats (name TEXT PRIMARY KEY, matched INTEGER NOT NULL, samples INTEGER "
+    "NOT NULL, defaults INTEGER NOT NULL, no_value INTEGER NOT NULL, dims_dropped INTEGER NOT "
+    "NULL, disabled INTEGER NOT NULL);",
 };
 
 enum ks_err store_fail(struct store *st, struct ks_diag *diag, const char *what)
