@@ -40,12 +40,17 @@ void *__wrap_realloc(void *p, size_t n)
     return __real_realloc(p, n);
 }
 
-static const char *const patterns[] = {
+static const char lab_pattern[] =
     "{ $.errorCode = \"*\" && $.eventSource= \"kms.amazonaws.com\" && "
     "$.userIdentity.sessionContext.sessionIssuer.arn = "
-    "\"arn:aws:iam::111122223333:role/App-ECSTaskRole\" }",
+    "\"arn:aws:iam::111122223333:role/App-ECSTaskRole\" }";
+static const char volume_pattern[] =
     "{ ($.eventSource = kms.amazonaws.com) && (($.eventName = Decrypt) || ($.eventName = "
-    "Encrypt)) }",
+    "Encrypt)) }";
+
+static const char *const patterns[] = {
+    lab_pattern,
+    volume_pattern,
     "{ $.resources[*].ARN = %key/[0-9a-f]+% }",
     "{ $.requestParameters.encryptionContext.* = \"*secret*\" }",
     "{ $.userAgent = \"*\\\"quoted\\\"*\" || $.latency > 10 }",
@@ -54,16 +59,21 @@ static const char *const patterns[] = {
     "[ip, user, ..., status = 4*, bytes > 100]",
 };
 
-static const char *const events[] = {
+static const char kms_event[] =
     "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"AssumedRole\",\"sessionContext\":"
     "{\"sessionIssuer\":{\"arn\":\"arn:aws:iam::111122223333:role/App-ECSTaskRole\"}}},"
     "\"eventSource\":\"kms.amazonaws.com\",\"eventName\":\"Decrypt\",\"errorCode\":"
     "\"IncorrectKeyException\",\"requestParameters\":{\"encryptionContext\":{\"a\":\"top "
     "secret\",\"b\":\"x\"}},\"resources\":[{\"ARN\":\"arn:aws:kms:us-east-1:111122223333:key/"
     "1234abcd\"},{\"ARN\":\"x\"},{\"ARN\":\"y\"},{\"ARN\":\"z\"},{\"ARN\":\"w\"},{\"ARN\":\"v\"},"
-    "{\"ARN\":\"u\"},{\"ARN\":\"t\"},{\"ARN\":\"s\"},{\"ARN\":\"r\"}]}",
+    "{\"ARN\":\"u\"},{\"ARN\":\"t\"},{\"ARN\":\"s\"},{\"ARN\":\"r\"}]}";
+static const char encrypt_event[] =
     "{\"eventSource\":\"kms.amazonaws.com\",\"eventName\":\"Encrypt\",\"userAgent\":\"a "
-    "\\\"quoted\\\" \\u0041gent\",\"latency\":12.5}",
+    "\\\"quoted\\\" \\u0041gent\",\"latency\":12.5}";
+
+static const char *const events[] = {
+    kms_event,
+    encrypt_event,
     "{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"errorCode\":"
     "\"AccessDenied\"}",
     "127.0.0.1 frank [10/Oct/2000:13:25:15 -0700] \"GET /x HTTP/1.0\" 404 1534",
