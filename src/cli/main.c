@@ -18,6 +18,8 @@ struct command {
 static const struct command commands[] = {
     {"test-pattern", cli_test_pattern,
      "test a CloudWatch Logs filter pattern against events (like TestMetricFilter)"},
+    {"replay", cli_replay, "replay archives through a template's metric filters and alarms"},
+    {"validate", cli_validate, "check a CloudFormation template and show what was understood"},
 };
 
 static void usage(FILE *f)
@@ -26,7 +28,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'keysentry <command> --help' for a command's options.\n"
-               "Not yet available: replay, serve, kms serve, demo (see the project's issues).\n");
+               "Not yet available: serve, kms serve, demo (see the project's issues).\n");
 }
 
 int main(int argc, char **argv)

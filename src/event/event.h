@@ -108,6 +108,11 @@ enum event_scan_flags {
      * and strict mode. The default reads only what the plan needs and skims
      * the rest (balanced brackets and closed strings, not full grammar). */
     EVENT_SCAN_FULL = 1u << 0,
+    /* Stop as soon as every slot is filled and do not look at the rest of
+     * the record at all (not even its brackets): for extracting a field such
+     * as eventTime from records whose validity is checked elsewhere. A record
+     * damaged after that point still returns EVENT_SCAN_OK. */
+    EVENT_SCAN_PREFIX = 1u << 1,
 };
 
 enum event_scan_status {
@@ -128,6 +133,13 @@ void event_scan_free(struct event_scan *scan);
  */
 enum event_scan_status event_scan_run(struct event_scan *scan, const char *json, size_t len,
                                       struct ks_diag *diag);
+/*
+ * As event_scan_run, for the JSON value at the start of json (no leading
+ * whitespace needed) followed by anything: *used receives the length of the
+ * value. Framers use it to cut a record and read its fields in one pass.
+ */
+enum event_scan_status event_scan_first(struct event_scan *scan, const char *json, size_t len,
+                                        size_t *used, struct ks_diag *diag);
 size_t event_scan_values(const struct event_scan *scan, unsigned slot,
                          const struct event_value **values);
 /* Scratch big enough to decode any string of the last record. */

@@ -52,6 +52,7 @@ struct rd {
     int stop;
     struct event_scan_plan *time_plan;
     struct event_scan *time_scan;
+    struct event_scan *frame_scan;
 };
 
 static void report(struct rd *r, uint64_t off, const char *fmt, ...) KS_PRINTF(3, 4);
@@ -148,33 +149,52 @@ bool event_parse_time(const char *s, size_t len, int64_t *ms)
     return true;
 }
 
-static int64_t event_time_of(struct rd *r, const char *p, size_t len)
+static bool time_scan_ready(struct rd *r)
 {
-    if (!r->o->want_time || len == 0 || p[0] != '{')
-        return INT64_MIN;
-    if (!r->time_plan) {
-        struct event_path path;
-        size_t pos = 0;
-        struct ks_diag d;
-        if (event_path_parse("$.eventTime", 11, &pos, &path, &d) != KS_OK)
-            return INT64_MIN;
-        r->time_plan = event_scan_plan_new();
-        event_scan_plan_add(r->time_plan, &path);
-        event_path_release(&path);
-        r->time_scan = event_scan_new(r->time_plan, 0);
-    }
-    if (event_scan_run(r->time_scan, p, len, NULL) != EVENT_SCAN_OK)
-        return INT64_MIN;
+    if (r->time_scan)
+        return true;
+    struct event_path path;
+    size_t pos = 0;
+    struct ks_diag d;
+    if (event_path_parse("$.eventTime", 11, &pos, &path, &d) != KS_OK)
+        return false;
+    r->time_plan = event_scan_plan_new();
+    event_scan_plan_add(r->time_plan, &path);
+    event_path_release(&path);
+    r->time_scan = event_scan_new(r->time_plan, EVENT_SCAN_PREFIX);
+    /* Records framing cuts records and reads eventTime in the same pass, and
+     * must check the whole record's structure to find its end */
+    r->frame_scan = event_scan_new(r->time_plan, 0);
+    return true;
+}
+
+/* The eventTime slot of scan, as milliseconds; INT64_MIN when absent. */
+static int64_t slot_time(const struct event_scan *scan)
+{
     const struct event_value *v;
-    if (event_scan_values(r->time_scan, 0, &v) == 0 || v->type != EVENT_V_STRING || v->escaped)
+    if (event_scan_values(scan, 0, &v) == 0 || v->type != EVENT_V_STRING || v->escaped)
         return INT64_MIN;
     int64_t ms;
     return event_parse_time(v->ptr, v->len, &ms) ? ms : INT64_MIN;
 }
 
+static int64_t event_time_of(struct rd *r, const char *p, size_t len)
+{
+    if (!r->o->want_time || len == 0 || p[0] != '{' || !time_scan_ready(r))
+        return INT64_MIN;
+    /* eventTime comes early in a CloudTrail record: read up to it only */
+    if (event_scan_run(r->time_scan, p, len, NULL) != EVENT_SCAN_OK)
+        return INT64_MIN;
+    return slot_time(r->time_scan);
+}
+
 /* ---- framing ----------------------------------------------------------- */
 
-static void emit(struct rd *r, const char *p, size_t len, uint64_t off)
+/* time_ms: the event's time when the framer already knows it, else
+ * EVENT_TIME_UNKNOWN_YET to have it read here. */
+#define EVENT_TIME_UNKNOWN_YET (INT64_MIN + 1)
+
+static void emit(struct rd *r, const char *p, size_t len, uint64_t off, int64_t time_ms)
 {
     uint64_t idx = r->index++;
     if (len > KS_MAX_EVENT_BYTES) {
@@ -198,7 +218,7 @@ static void emit(struct rd *r, const char *p, size_t len, uint64_t off)
     struct event ev = {
         .data = p,
         .len = len,
-        .time_ms = event_time_of(r, p, len),
+        .time_ms = time_ms == EVENT_TIME_UNKNOWN_YET ? event_time_of(r, p, len) : time_ms,
         .file = r->file,
         .record = idx,
         .offset = off,
@@ -241,7 +261,7 @@ static size_t frame_lines(struct rd *r, const char *buf, size_t len, bool eof)
         while (k < e && (buf[k] == ' ' || buf[k] == '\t'))
             k++;
         if (k < e) /* blank lines are not events */
-            emit(r, buf + pos, e - pos, r->base_off + pos);
+            emit(r, buf + pos, e - pos, r->base_off + pos, EVENT_TIME_UNKNOWN_YET);
         else
             r->index++;
         pos = end + 1;
@@ -397,11 +417,27 @@ static size_t frame_records(struct rd *r, const char *buf, size_t len, bool eof)
         }
         size_t used = 0;
         struct ks_diag d;
-        enum event_skim_status s = event_skim(buf + pos, len - pos, &used, &d);
+        enum event_skim_status s;
+        int64_t t = EVENT_TIME_UNKNOWN_YET;
+        if (r->o->want_time && buf[pos] == '{' && time_scan_ready(r)) {
+            /* one pass cuts the record and reads its eventTime */
+            enum event_scan_status st =
+                event_scan_first(r->frame_scan, buf + pos, len - pos, &used, &d);
+            if (st == EVENT_SCAN_OK) {
+                s = EVENT_SKIM_OK;
+                t = slot_time(r->frame_scan);
+            } else if (d.offset == len - pos) {
+                s = EVENT_SKIM_MORE;
+            } else {
+                s = strstr(d.msg, "nesting") ? EVENT_SKIM_TOO_DEEP : EVENT_SKIM_ERROR;
+            }
+        } else {
+            s = event_skim(buf + pos, len - pos, &used, &d);
+        }
         if (s == EVENT_SKIM_OK && used > KS_MAX_EVENT_BYTES)
             s = EVENT_SKIM_ERROR;
         if (s == EVENT_SKIM_OK && (pos + used < len || eof)) {
-            emit(r, buf + pos, used, r->base_off + pos);
+            emit(r, buf + pos, used, r->base_off + pos, t);
             pos += used;
             r->rstate = R_AFTER;
             continue;
@@ -790,6 +826,7 @@ int event_read_path(const char *path, const struct event_reader_opts *opts, even
         read_tree(&r, path, 0);
     }
     event_scan_free(r.time_scan);
+    event_scan_free(r.frame_scan);
     event_scan_plan_free(r.time_plan);
     return r.stop;
 }

@@ -695,6 +695,8 @@ static bool key_equal(struct event_scan *s, const char *k, size_t klen, bool esc
 {
     if (!escaped)
         return klen == e->key_len && memcmp(k, e->key, klen) == 0;
+    if (klen >= s->scratch_cap)
+        return false; /* longer than any event: cannot be a key we look for */
     struct event_value v = {
         .ptr = k, .len = (uint32_t)klen, .type = EVENT_V_STRING, .escaped = true};
     const char *out;
@@ -759,10 +761,12 @@ static const char *scan_object(struct event_scan *s, unsigned node, const char *
         p = skip_ws(p, end);
         if (p < end && *p == ',') {
             p = skip_ws(p + 1, end);
-            if (depth == 0 && s->filled_plain == s->plain_total && s->plan->nwild_slots == 0 &&
+            if (depth == 1 && s->filled_plain == s->plain_total && s->plan->nwild_slots == 0 &&
                 !(s->flags & EVENT_SCAN_FULL)) {
                 /* Everything the plan needs is known: skim the rest. */
                 s->done = true;
+                if (s->flags & EVENT_SCAN_PREFIX)
+                    return end; /* the caller vouches for the rest */
                 struct nest nn = {.depth = 0, .base = 0};
                 nest_push(&nn, true);
                 return skim_fast(s, p, end, &nn, 0);
@@ -843,8 +847,10 @@ static const char *scan_value(struct event_scan *s, unsigned node, const char *p
     return q;
 }
 
-enum event_scan_status event_scan_run(struct event_scan *s, const char *json, size_t len,
-                                      struct ks_diag *diag)
+/* Scans the value at the start of json. whole: it must be all of json
+ * (trailing whitespace aside); otherwise *used says where it ended. */
+static enum event_scan_status scan_root(struct event_scan *s, const char *json, size_t len,
+                                        bool whole, size_t *used, struct ks_diag *diag)
 {
     for (unsigned i = 0; i < s->plan->nslots; i++)
         s->slots[i].n = 0;
@@ -854,10 +860,12 @@ enum event_scan_status event_scan_run(struct event_scan *s, const char *json, si
     s->diag = diag;
     if (diag)
         ks_diag_clear(diag);
-    if (s->scratch_cap < len + 1) {
+    /* Strings are decoded into scratch; none can be longer than an event. */
+    size_t need = (len < KS_MAX_EVENT_BYTES ? len : KS_MAX_EVENT_BYTES) + 1;
+    if (s->scratch_cap < need) {
         /* grows to the largest record seen; never per record after that */
         size_t cap = s->scratch_cap ? s->scratch_cap : 4096;
-        while (cap < len + 1)
+        while (cap < need)
             cap *= 2;
         free(s->scratch);
         s->scratch = ks_xmalloc(cap);
@@ -873,26 +881,38 @@ enum event_scan_status event_scan_run(struct event_scan *s, const char *json, si
     const char *q;
     if (obj) {
         /* the root is scanned even with no selectors, to validate it */
-        q = scan_object(s, 0, p, end, 0);
+        q = scan_object(s, 0, p, end, 1); /* depth counts open containers */
     } else {
         uint8_t t;
         struct nest n = {.depth = 0, .base = 0};
         q = (s->flags & EVENT_SCAN_FULL) ? skim_full(s, p, end, &n, 0, V_VALUE)
                                          : skip_value(s, p, end, 0, &t);
     }
+    if (q && whole) {
+        q = skip_ws(q, end);
+        if (q != end)
+            q = fail(s, q, "unexpected data after the JSON value");
+    }
     if (!q) {
         for (unsigned i = 0; i < s->plan->nslots; i++)
             s->slots[i].n = 0;
         return EVENT_SCAN_INVALID;
     }
-    q = skip_ws(q, end);
-    if (q != end) {
-        fail(s, q, "unexpected data after the JSON value");
-        for (unsigned i = 0; i < s->plan->nslots; i++)
-            s->slots[i].n = 0;
-        return EVENT_SCAN_INVALID;
-    }
+    if (used)
+        *used = (size_t)(q - json);
     return obj ? EVENT_SCAN_OK : EVENT_SCAN_NOT_OBJECT;
+}
+
+enum event_scan_status event_scan_run(struct event_scan *s, const char *json, size_t len,
+                                      struct ks_diag *diag)
+{
+    return scan_root(s, json, len, true, NULL, diag);
+}
+
+enum event_scan_status event_scan_first(struct event_scan *s, const char *json, size_t len,
+                                        size_t *used, struct ks_diag *diag)
+{
+    return scan_root(s, json, len, false, used, diag);
 }
 
 /* ---- string decoding --------------------------------------------------- */

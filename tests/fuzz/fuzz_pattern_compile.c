@@ -33,9 +33,11 @@
 
 #include "pattern/pattern.h"
 
+#ifndef TOLERATE_B3 /* -DTOLERATE_B3=0 checks a fix */
 #define TOLERATE_B3 1
+#endif
 
-#define MAX_INPUT 2048
+#define MAX_INPUT   2048
 #define EXTRACT_MAX 4096
 
 /* The same record three ways; our own synthetic content. */
@@ -52,11 +54,11 @@
     "\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d\"},{\"type\":"    \
     "\"AWS::S3::Object\",\"ARN\":\"arn:aws:s3:::reports/q1.csv\"}],\"latency\":50,\"ratio\":"      \
     "5.5e-1,\"big\":-12345678901234567890,\"tags\":[\"alpha\",\"b\",7,null,false],\"grid\":"       \
-    "[[0,1],[2,[3,4]]],\"cluster.name\":\"c\",\"empty\":\"\",\"obj\":{},\"note\":\"tab\\there "   \
+    "[[0,1],[2,[3,4]]],\"cluster.name\":\"c\",\"empty\":\"\",\"obj\":{},\"note\":\"tab\\there "    \
     "\\\"quoted\\\" caf\xc3\xa9\"}"
 
 #define CT_PRETTY                                                                                  \
-    "  {\n  \"eventVersion\" : \"1.08\",\n  \"userIdentity\" : {\n    \"type\" : \"AssumedRole\","  \
+    "  {\n  \"eventVersion\" : \"1.08\",\n  \"userIdentity\" : {\n    \"type\" : \"AssumedRole\"," \
     "\n    \"principalId\" : \"AROAEXAMPLEID:alice\",\n    \"arn\" : \"arn:aws:sts::"              \
     "111122223333:assumed-role/Admin/alice\",\n    \"accountId\" : \"111122223333\",\n    "        \
     "\"sessionContext\" : {\r\n \"sessionIssuer\" : { \"type\" : \"Role\", \"arn\" : \"arn:aws:"   \
@@ -64,28 +66,29 @@
     "  },\n  \"eventTime\" : \"2024-03-12T09:15:02Z\",\n  \"eventSource\" : "                      \
     "\"kms.amazonaws.com\",\n  \"eventName\" : \"Decrypt\",\n  \"awsRegion\" : \"eu-west-1\",\n  " \
     "\"sourceIPAddress\" : \"203.0.113.7\",\n  \"errorCode\" : \"AccessDenied\",\n  "              \
-    "\"requestParameters\" : {\n    \"keyId\" : \"arn:aws:kms:eu-west-1:111122223333:key/"        \
+    "\"requestParameters\" : {\n    \"keyId\" : \"arn:aws:kms:eu-west-1:111122223333:key/"         \
     "0a1b2c3d\",\n    \"encryptionContext\" : { \"aws:s3:arn\" : \"arn:aws:s3:::reports/q1.csv\" " \
     "}\n  },\n  \"responseElements\" : null,\n  \"readOnly\" : true,\n  \"resources\" : [ {\n    " \
-    "\"type\" : \"AWS::KMS::Key\", \"ARN\" : \"arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d\"" \
+    "\"type\" : \"AWS::KMS::Key\", \"ARN\" : \"arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d\""  \
     " } , { \"type\" : \"AWS::S3::Object\", \"ARN\" : \"arn:aws:s3:::reports/q1.csv\" } ],\n  "    \
     "\"latency\" : 50,\n  \"ratio\" : 5.5e-1,\n  \"big\" : -12345678901234567890,\n  \"tags\" : "  \
-    "[ \"alpha\", \"b\", 7, null, false ],\n  \"grid\" : [ [ 0, 1 ], [ 2, [ 3, 4 ] ] ],\n  "        \
+    "[ \"alpha\", \"b\", 7, null, false ],\n  \"grid\" : [ [ 0, 1 ], [ 2, [ 3, 4 ] ] ],\n  "       \
     "\"cluster.name\" : \"c\",\n  \"empty\" : \"\",\n  \"obj\" : { },\n  \"note\" : \"tab\\there " \
     "\\\"quoted\\\" caf\xc3\xa9\"\n}\n"
 
 #define CT_ESCAPED                                                                                 \
-    "{\n  \"eventVersion\" : \"1.08\",\n  \"userIdentity\" : {\n    \"type\" : \"Assumed\\u0052ole" \
+    "{\n  \"eventVersion\" : \"1.08\",\n  \"userIdentity\" : {\n    \"type\" : "                   \
+    "\"Assumed\\u0052ole"                                                                          \
     "\",\n    \"principalId\" : \"AROAEXAMPLEID:alice\",\n    \"arn\" : \"arn:aws:sts::"           \
     "111122223333:assumed-role\\/Admin\\/alice\",\n    \"accountId\" : \"111122223333\",\n    "    \
-    "\"session\\u0043ontext\" : { \"sessionIssuer\" : { \"type\" : \"Role\", \"arn\" : \"arn:aws:"  \
+    "\"session\\u0043ontext\" : { \"sessionIssuer\" : { \"type\" : \"Role\", \"arn\" : \"arn:aws:" \
     "iam::111122223333:role\\/Admin\" }, \"attributes\" : { \"mfa\\u0041uthenticated\" : "         \
     "\"false\" } }\n  },\n  \"eventTime\" : \"2024-03-12T09:15:02Z\",\n  \"event\\u0053ource\" : " \
     "\"kms.amazonaws\\u002ecom\",\n  \"eventName\" : \"\\u0044ecrypt\",\n  \"awsRegion\" : "       \
     "\"eu-west-1\",\n  \"sourceIPAddress\" : \"203.0.113.7\",\n  \"errorCode\" : \"Access"         \
     "\\u0044enied\",\n  \"requestParameters\" : {\n    \"keyId\" : \"arn:aws:kms:eu-west-1:"       \
-    "111122223333:key\\/0a1b2c3d\",\n    \"encryptionContext\" : { \"aws:s3:arn\" : \"arn:aws:s3:"  \
-    "::reports\\/q1.csv\" }\n  },\n  \"responseElements\" : null,\n  \"readOnly\" : true,\n  "      \
+    "111122223333:key\\/0a1b2c3d\",\n    \"encryptionContext\" : { \"aws:s3:arn\" : \"arn:aws:s3:" \
+    "::reports\\/q1.csv\" }\n  },\n  \"responseElements\" : null,\n  \"readOnly\" : true,\n  "     \
     "\"resources\" : [ { \"type\" : \"AWS::KMS::Key\", \"\\u0041RN\" : \"arn:aws:kms:eu-west-1:"   \
     "111122223333:key\\/0a1b2c3d\" }, { \"type\" : \"AWS::S3::Object\", \"ARN\" : \"arn:aws:s3:::" \
     "reports\\/q1.csv\" } ],\n  \"latency\" : 50,\n  \"ratio\" : 5.5e-1,\n  \"big\" : "            \
@@ -106,7 +109,7 @@ static const char *const EVENTS[] = {
     "[\"Decrypt\",{\"eventName\":\"Decrypt\"}]",
     "",
 };
-#define NEVENTS (sizeof(EVENTS) / sizeof(EVENTS[0]))
+#define NEVENTS     (sizeof(EVENTS) / sizeof(EVENTS[0]))
 #define N_SPELLINGS 3 /* EVENTS[0..2] are one record */
 
 /* Companions: B shares plain selectors (the scanner may stop early),
@@ -250,7 +253,8 @@ static void check_diag(const struct ks_diag *d, const char *text, size_t len)
 {
     if (d->err == KS_OK || d->msg[0] == '\0' || memchr(d->msg, '\0', sizeof(d->msg)) == NULL ||
         (d->offset > len && d->offset != SIZE_MAX)) {
-        fprintf(stderr, "fuzz_pattern_compile: bad diag: err %d offset %zu (len %zu) msg '%.256s'\n",
+        fprintf(stderr,
+                "fuzz_pattern_compile: bad diag: err %d offset %zu (len %zu) msg '%.256s'\n",
                 (int)d->err, d->offset, len, d->msg);
         abort();
     }
@@ -333,7 +337,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 xa.b3 = xb.b3 = false;
                 size_t na = pattern_ctx_extract(a.ctx, (size_t)a.index, on_extract, &xa);
                 size_t nb = pattern_ctx_extract(b.ctx, (size_t)b.index, on_extract, &xb);
-                if (!xa.b3 && (na != nb || xa.len != xb.len || memcmp(xa.data, xb.data, xa.len) != 0))
+                if (!xa.b3 &&
+                    (na != nb || xa.len != xb.len || memcmp(xa.data, xb.data, xa.len) != 0))
                     fail("sets extract different values", e);
                 if (kind != PATTERN_SPACE && na != 0)
                     fail("a pattern that is not space-delimited extracted values", e);

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_INPUT (64u * 1024u)
+#define MAX_INPUT     (64u * 1024u)
 #define MAX_SELECTORS 32
 
 static bool is_blank(char c)
@@ -79,7 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         verbose = getenv("FUZZ_SCAN_VERBOSE") != NULL;
     if (verbose)
         fprintf(stderr, "fuzz_scan: %zu selectors, %s%s, %zu values: %s\n", scan_oracle_count(o),
-                r.verdict == SCAN_AGREE ? "agree" : r.verdict == SCAN_SKIPPED ? "skipped" : "MISMATCH",
+                r.verdict == SCAN_AGREE     ? "agree"
+                : r.verdict == SCAN_SKIPPED ? "skipped"
+                                            : "MISMATCH",
                 r.json_valid ? " (valid JSON)" : " (invalid JSON)", r.values, r.why);
     if (r.verdict == SCAN_MISMATCH) {
         fprintf(stderr, "fuzz_scan: MISMATCH: %s\n", r.why);

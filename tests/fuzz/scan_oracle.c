@@ -74,9 +74,16 @@
 
 #include <jansson.h>
 
+/* Override with -DSCAN_ORACLE_TOLERATE_Bn=0 to check a fix before flipping. */
+#ifndef SCAN_ORACLE_TOLERATE_B1
 #define SCAN_ORACLE_TOLERATE_B1 1
+#endif
+#ifndef SCAN_ORACLE_TOLERATE_B2
 #define SCAN_ORACLE_TOLERATE_B2 1
+#endif
+#ifndef SCAN_ORACLE_TOLERATE_B4
 #define SCAN_ORACLE_TOLERATE_B4 1
+#endif
 
 #define JFLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL)
 
@@ -155,9 +162,12 @@ static void verdict(struct scan_report *r, enum scan_verdict v, const char *fmt,
 static const char *status_name(enum event_scan_status st)
 {
     switch (st) {
-    case EVENT_SCAN_OK: return "OK";
-    case EVENT_SCAN_NOT_OBJECT: return "NOT_OBJECT";
-    case EVENT_SCAN_INVALID: return "INVALID";
+    case EVENT_SCAN_OK:
+        return "OK";
+    case EVENT_SCAN_NOT_OBJECT:
+        return "NOT_OBJECT";
+    case EVENT_SCAN_INVALID:
+        return "INVALID";
     }
     return "?";
 }
@@ -233,9 +243,15 @@ static bool value_sane(const struct event_value *v, const char *doc, size_t len,
             return false;
         }
         return true;
-    case EVENT_V_TRUE: *why = "bad literal"; return n == 4 && memcmp(p, "true", 4) == 0;
-    case EVENT_V_FALSE: *why = "bad literal"; return n == 5 && memcmp(p, "false", 5) == 0;
-    case EVENT_V_NULL: *why = "bad literal"; return n == 4 && memcmp(p, "null", 4) == 0;
+    case EVENT_V_TRUE:
+        *why = "bad literal";
+        return n == 4 && memcmp(p, "true", 4) == 0;
+    case EVENT_V_FALSE:
+        *why = "bad literal";
+        return n == 5 && memcmp(p, "false", 5) == 0;
+    case EVENT_V_NULL:
+        *why = "bad literal";
+        return n == 4 && memcmp(p, "null", 4) == 0;
     case EVENT_V_OBJECT:
     case EVENT_V_ARRAY: {
         char open = v->type == EVENT_V_OBJECT ? '{' : '[';
@@ -279,8 +295,8 @@ static bool scan_sane(struct scan_oracle *o, struct event_scan *s, const char *m
             return false;
         }
         if (n > 1 && sl->path.nwild == 0) {
-            verdict(r, SCAN_MISMATCH, "%s: %s has no wildcard but holds %zu values", mode,
-                    sl->text, n);
+            verdict(r, SCAN_MISMATCH, "%s: %s has no wildcard but holds %zu values", mode, sl->text,
+                    n);
             return false;
         }
         for (size_t k = 0; k < n; k++) {
@@ -288,8 +304,8 @@ static bool scan_sane(struct scan_oracle *o, struct event_scan *s, const char *m
             if (!value_sane(&v[k], doc, len, event_scan_scratch(s), &why)) {
                 bool inside = v[k].ptr >= doc && v[k].len <= len &&
                               (size_t)(v[k].ptr - doc) <= len - v[k].len;
-                verdict(r, SCAN_MISMATCH, "%s: %s value %zu (type %d, '%s'): %s", mode, sl->text,
-                        k, (int)v[k].type,
+                verdict(r, SCAN_MISMATCH, "%s: %s value %zu (type %d, '%s'): %s", mode, sl->text, k,
+                        (int)v[k].type,
                         inside ? excerpt(v[k].ptr, v[k].len < 40 ? v[k].len : 40, ex, sizeof(ex))
                                : "?",
                         why);
@@ -367,14 +383,21 @@ static void walk(struct scan_oracle *o, const struct event_path *p, size_t i, js
 static const char *json_type_name(const json_t *j)
 {
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
     case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    case JSON_NULL: return "null";
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
@@ -414,9 +437,15 @@ static bool value_equal(struct scan_oracle *o, struct event_scan *s, const struc
         *why = "numbers differ";
         return d == json_number_value(j);
     }
-    case EVENT_V_TRUE: *why = "scanner has true"; return json_is_true(j);
-    case EVENT_V_FALSE: *why = "scanner has false"; return json_is_false(j);
-    case EVENT_V_NULL: *why = "scanner has null"; return json_is_null(j);
+    case EVENT_V_TRUE:
+        *why = "scanner has true";
+        return json_is_true(j);
+    case EVENT_V_FALSE:
+        *why = "scanner has false";
+        return json_is_false(j);
+    case EVENT_V_NULL:
+        *why = "scanner has null";
+        return json_is_null(j);
     case EVENT_V_OBJECT:
     case EVENT_V_ARRAY: {
         if (v->type == EVENT_V_OBJECT ? !json_is_object(j) : !json_is_array(j)) {
@@ -475,8 +504,7 @@ static void compare_values(struct scan_oracle *o, json_t *root, struct scan_repo
         }
         for (size_t k = 0; k < nf; k++) {
             if (vq[k].ptr != vf[k].ptr || span_len(&vq[k]) != span_len(&vf[k]) ||
-                vq[k].type != vf[k].type ||
-                vq[k].escaped != vf[k].escaped) {
+                vq[k].type != vf[k].type || vq[k].escaped != vf[k].escaped) {
                 verdict(r, SCAN_MISMATCH, "%s: value %zu: fast '%s' differs from FULL '%s'",
                         sl->text, k,
                         excerpt(vq[k].ptr, vq[k].len < 60 ? vq[k].len : 60, ex, sizeof(ex)),
@@ -489,8 +517,7 @@ static void compare_values(struct scan_oracle *o, json_t *root, struct scan_repo
 
 /* ---- the check --------------------------------------------------------- */
 
-void scan_oracle_check(struct scan_oracle *o, const char *doc, size_t len,
-                       struct scan_report *r)
+void scan_oracle_check(struct scan_oracle *o, const char *doc, size_t len, struct scan_report *r)
 {
     memset(r, 0, sizeof(*r));
     r->verdict = SCAN_AGREE;
@@ -540,8 +567,7 @@ void scan_oracle_check(struct scan_oracle *o, const char *doc, size_t len,
     if (!clean && memchr(doc, '\0', len) != NULL) {
         verdict(r, SCAN_SKIPPED, "D5: jansson accepts text with a NUL byte");
     } else if (!clean) {
-        verdict(r, SCAN_MISMATCH, "ks_text_clean rejects byte %zu of text jansson accepts",
-                bad_at);
+        verdict(r, SCAN_MISMATCH, "ks_text_clean rejects byte %zu of text jansson accepts", bad_at);
     } else if (depth > KS_MAX_JSON_DEPTH) {
         bool b2 = SCAN_ORACLE_TOLERATE_B2 && depth == KS_MAX_JSON_DEPTH + 1 && r->json_object;
         if (!b2 && (sf != EVENT_SCAN_INVALID || sq != EVENT_SCAN_INVALID))
@@ -556,8 +582,7 @@ void scan_oracle_check(struct scan_oracle *o, const char *doc, size_t len,
                     status_name(sf), dfull.msg, status_name(sq), dfast.msg);
     } else if (sf != EVENT_SCAN_OK || sq != EVENT_SCAN_OK) {
         verdict(r, SCAN_MISMATCH, "valid object: FULL %s (%s at %zu), fast %s (%s at %zu)",
-                status_name(sf), dfull.msg, dfull.offset, status_name(sq), dfast.msg,
-                dfast.offset);
+                status_name(sf), dfull.msg, dfull.offset, status_name(sq), dfast.msg, dfast.offset);
     } else if (dups) {
         verdict(r, SCAN_SKIPPED, "duplicate keys: values not compared");
     } else {

@@ -25,10 +25,10 @@ enum scan_verdict {
 
 struct scan_report {
     enum scan_verdict verdict;
-    bool json_valid;    /* jansson accepted the document */
-    bool json_object;   /* ... and its top level is an object */
-    size_t values;      /* values compared with the jansson walk (per mode) */
-    char why[768];      /* what disagreed, or why the document was skipped */
+    bool json_valid;  /* jansson accepted the document */
+    bool json_object; /* ... and its top level is an object */
+    size_t values;    /* values compared with the jansson walk (per mode) */
+    char why[768];    /* what disagreed, or why the document was skipped */
 };
 
 struct scan_oracle;

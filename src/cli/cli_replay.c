@@ -1,0 +1,1135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keysentry replay: a template's metric filters and alarms over archives, in
+ * event time (backtesting).
+ *
+ * DESIGN
+ * Input files are ordered by the time in their CloudTrail file name
+ * (..._20230710T1145Z_...), then by path, so event time advances across
+ * regions and accounts of an S3 tree instead of restarting per folder.
+ * Events feed the metric filters at their eventTime. The watermark is the
+ * newest event time minus the allowed lateness; every alarm evaluation at or
+ * before the watermark is final, so the sequence of state changes depends
+ * only on the input, never on how fast it was read. After the last event,
+ * each alarm is evaluated once more at its first evaluation time after the
+ * newest event (or on to --until).
+ *
+ * With --db FILE the metric store, the alarm states and the position in the
+ * input commit together every REPLAY_COMMIT_EVENTS events; a rerun with the
+ * same arguments resumes after the last commit (kill -9 safe).
+ */
+#include "cli/cli.h"
+#include "cli/cli_int.h"
+
+#include "alarm/alarm.h"
+#include "config/config.h"
+#include "event/event.h"
+#include "metric/metric.h"
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPLAY_COMMIT_EVENTS 65536
+#define REPLAY_DEFAULT_LATENESS_S 900 /* CloudTrail delivers within ~15 minutes */
+#define REPLAY_CHART_WIDTH 60
+
+static const char help[] =
+    "usage: keysentry replay [options] -c TEMPLATE PATH...\n"
+    "\n"
+    "Replays archives through a template's metric filters and alarms in event\n"
+    "time, and reports when each alarm would have changed state: backtest a\n"
+    "monitoring stack before deploying it, or tune thresholds on real history.\n"
+    "\n"
+    "PATH: CloudTrail archives (S3 layout, .json.gz or .json), NDJSON files or\n"
+    "directories of them. Files are read in order of the time in their\n"
+    "CloudTrail file name, then of their path.\n"
+    "\n"
+    "options:\n"
+    "  -c, --template FILE   CloudFormation template (YAML or JSON), required\n"
+    "  --param K=V           set template parameter K (repeatable)\n"
+    "  --stack-name N        AWS::StackName (default: template file name)\n"
+    "  --account A           AWS::AccountId (default 111122223333)\n"
+    "  --region R            AWS::Region (default us-east-1)\n"
+    "  --from T, --until T   only events at or after / before T (ISO 8601);\n"
+    "                        --until also keeps evaluating alarms up to T\n"
+    "  --lateness S          seconds an event may arrive after newer ones and\n"
+    "                        still count before alarms are evaluated (default 900)\n"
+    "  --db FILE             persist metrics, alarm states and progress in SQLite;\n"
+    "                        rerunning resumes where a previous run stopped\n"
+    "  --json                one JSON object per line: StateChange ... Summary\n"
+    "  --notify              deliver alarm actions (needs the notifications feature;\n"
+    "                        not available yet)\n"
+    "  -q, --quiet           no progress and no warnings on stderr\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "example:\n"
+    "  keysentry replay -c examples/lab/monitoring.yaml examples/lab/trail-failures.ndjson\n"
+    "\n"
+    "Exit status: 0 on success, 1 when input could not be read or the database\n"
+    "failed, 2 for usage or template errors.\n";
+
+/* ---- input ordering ----------------------------------------------------- */
+
+struct infile {
+    char *path;
+    int64_t name_time; /* from the CloudTrail file name, INT64_MIN when none */
+    off_t size;
+};
+
+struct inputs {
+    struct infile *v;
+    size_t n, cap;
+    uint64_t bytes;
+};
+
+/* "..._20230710T1145Z_..." -> ms; CloudTrail's delivery file naming. */
+static int64_t name_time(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (const char *p = base; *p; p++) {
+        if (p[0] != '_' || strlen(p) < 15)
+            continue;
+        const char *t = p + 1;
+        bool ok = true;
+        for (int i = 0; i < 8 && ok; i++)
+            ok = t[i] >= '0' && t[i] <= '9';
+        if (!ok || t[8] != 'T')
+            continue;
+        for (int i = 9; i < 13 && ok; i++)
+            ok = t[i] >= '0' && t[i] <= '9';
+        if (!ok || t[13] != 'Z')
+            continue;
+        char iso[24];
+        snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2s:00Z", t, t + 4, t + 6, t + 9, t + 11);
+        int64_t ms;
+        if (event_parse_time(iso, strlen(iso), &ms))
+            return ms;
+    }
+    return INT64_MIN;
+}
+
+static void add_input(struct inputs *in, const char *path, off_t size)
+{
+    if (in->n == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 64;
+        in->v = ks_xrealloc(in->v, in->cap * sizeof(*in->v));
+    }
+    in->v[in->n++] = (struct infile){ks_xstrdup(path), name_time(path), size};
+    in->bytes += (uint64_t)size;
+}
+
+static int collect(struct inputs *in, const char *path, unsigned depth)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        cli_error("cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        add_input(in, path, st.st_size);
+        return 0;
+    }
+    if (depth > 32) {
+        cli_error("'%s': directories nested too deep; skipped", path);
+        return -1;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        cli_error("cannot list '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        struct ks_buf b;
+        ks_buf_init(&b, 1u << 16);
+        if (ks_buf_addf(&b, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+                        e->d_name) == KS_OK)
+            rc |= collect(in, b.data, depth + 1);
+        ks_buf_release(&b);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int infile_cmp(const void *a, const void *b)
+{
+    const struct infile *x = a, *y = b;
+    if (x->name_time != y->name_time)
+        return x->name_time < y->name_time ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+struct ralarm {
+    struct alarm *a;
+    int64_t next_eval;
+    uint64_t transitions;
+    /* chart: datapoint per period over the replay, computed at the end */
+};
+
+struct rcomp {
+    struct alarm_composite *c;
+    uint64_t transitions;
+};
+
+struct replay {
+    struct config_template *tpl;
+    struct metric_filters *mf;
+    struct metric_store *store;
+    struct ralarm *alarms;
+    size_t nalarms;
+    struct rcomp *comps;
+    size_t ncomps;
+    bool created;
+    int64_t first_time, max_time, watermark, lateness_ms;
+    int64_t from_ms, until_ms;
+    bool have_from, have_until;
+    uint64_t events, untimed, late, outside;
+    bool json, quiet, progress;
+    struct event_stats st;
+    /* resume */
+    struct store *db;
+    const char *resume_file;
+    uint64_t resume_offset;
+    bool skipping;
+    uint64_t since_commit;
+    const char *cur_file;  /* the file being read */
+    const char *cp_file;   /* where the last consumed event came from: the checkpoint */
+    uint64_t cp_offset;
+    int failed;
+    /* progress */
+    const struct inputs *in;
+    size_t file_index;
+    uint64_t bytes_done;
+    struct timespec started, last_progress;
+};
+
+static void iso_time(char *buf, size_t n, int64_t ms)
+{
+    time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static bool query(void *ctx, const struct alarm_def *def, int64_t start_ms, int64_t end_ms,
+                  struct alarm_datapoint *out)
+{
+    struct replay *r = ctx;
+    struct metric_dim dims[ALARM_MAX_DIMENSIONS];
+    for (size_t i = 0; i < def->n_dimensions && i < ALARM_MAX_DIMENSIONS; i++) {
+        dims[i].name = def->dimensions[i].name;
+        dims[i].value = def->dimensions[i].value;
+    }
+    long s = metric_store_find(r->store, def->ns, def->metric_name, dims, def->n_dimensions,
+                               def->unit);
+    if (s < 0)
+        return false;
+    struct metric_stats st;
+    if (!metric_store_stats(r->store, (size_t)s, start_ms, end_ms, &st))
+        return false;
+    out->sample_count = st.sample_count;
+    switch (def->statistic) {
+    case ALARM_STAT_SAMPLE_COUNT: out->value = st.sample_count; break;
+    case ALARM_STAT_SUM: out->value = st.sum; break;
+    case ALARM_STAT_AVERAGE: out->value = st.sum / st.sample_count; break;
+    case ALARM_STAT_MINIMUM: out->value = st.minimum; break;
+    case ALARM_STAT_MAXIMUM: out->value = st.maximum; break;
+    case ALARM_STAT_NONE: {
+        double p = strtod(def->extended_statistic + 1, NULL);
+        return metric_store_percentile(r->store, (size_t)s, start_ms, end_ms, p, &out->value);
+    }
+    }
+    return true;
+}
+
+static bool child_state(void *ctx, const char *name, struct alarm_child_state *out)
+{
+    struct replay *r = ctx;
+    for (size_t i = 0; i < r->nalarms; i++) {
+        if (!strcmp(alarm_get_def(r->alarms[i].a)->name, name)) {
+            out->state = alarm_get_state(r->alarms[i].a);
+            out->timestamp_ms = alarm_state_updated_ms(r->alarms[i].a);
+            return true;
+        }
+    }
+    for (size_t i = 0; i < r->ncomps; i++) {
+        if (!strcmp(alarm_composite_get_def(r->comps[i].c)->name, name)) {
+            out->state = alarm_composite_state(r->comps[i].c);
+            out->timestamp_ms = alarm_composite_state_updated_ms(r->comps[i].c);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void report_change(struct replay *r, const char *name, const char *type,
+                          const struct alarm_change *ch)
+{
+    char t[40];
+    iso_time(t, sizeof(t), ch->time_ms);
+    if (!r->json) {
+        if (!r->quiet && r->progress)
+            fputs("\r\033[K", stderr);
+        printf("%s  %-28s %s -> %s\n    %s\n", t, name, alarm_state_name(ch->old_state),
+               alarm_state_name(ch->new_state), ch->reason.data);
+        return;
+    }
+    fputs("{\"type\":\"StateChange\",\"alarm\":", stdout);
+    cli_json_string(stdout, name, strlen(name));
+    printf(",\"alarmType\":\"%s\",\"oldState\":\"%s\",\"newState\":\"%s\",\"time\":\"%s\","
+           "\"reason\":",
+           type, alarm_state_name(ch->old_state), alarm_state_name(ch->new_state), t);
+    cli_json_string(stdout, ch->reason.data, ch->reason.len);
+    if (ch->reason_data.len)
+        printf(",\"reasonData\":%s", ch->reason_data.data);
+    fputs(",\"actions\":[", stdout);
+    for (size_t i = 0; i < ch->n_actions; i++) {
+        if (i)
+            fputc(',', stdout);
+        cli_json_string(stdout, ch->actions[i], strlen(ch->actions[i]));
+    }
+    fputs("]}\n", stdout);
+}
+
+static void eval_composites(struct replay *r, int64_t t)
+{
+    struct alarm_change ch;
+    alarm_change_init(&ch);
+    for (size_t i = 0; i < r->ncomps; i++) {
+        while (alarm_composite_evaluate(r->comps[i].c, t, child_state, r, &ch)) {
+            if (ch.state_changed) {
+                r->comps[i].transitions++;
+                report_change(r, alarm_composite_get_def(r->comps[i].c)->name, "CompositeAlarm",
+                              &ch);
+            }
+        }
+    }
+    alarm_change_release(&ch);
+}
+
+/* Runs every evaluation due at or before t, in time order. */
+static void advance(struct replay *r, int64_t t)
+{
+    struct alarm_change ch;
+    alarm_change_init(&ch);
+    for (;;) {
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < r->nalarms; i++)
+            if (r->alarms[i].next_eval < next)
+                next = r->alarms[i].next_eval;
+        if (next > t || next == INT64_MAX)
+            break;
+        for (size_t i = 0; i < r->nalarms; i++) {
+            struct ralarm *ra = &r->alarms[i];
+            if (ra->next_eval != next)
+                continue;
+            if (alarm_evaluate(ra->a, next, query, r, &ch)) {
+                ra->transitions++;
+                report_change(r, alarm_get_def(ra->a)->name, "MetricAlarm", &ch);
+            }
+            ra->next_eval = alarm_next_evaluation(ra->a, next);
+        }
+        eval_composites(r, next);
+    }
+    alarm_change_release(&ch);
+}
+
+static void create_alarms(struct replay *r, int64_t t0)
+{
+    r->created = true;
+    r->first_time = t0;
+    /* created just before the first event: the first evaluation after it sees
+     * that event's period */
+    for (size_t i = 0; i < r->nalarms; i++)
+        r->alarms[i].next_eval = alarm_next_evaluation(r->alarms[i].a, t0);
+}
+
+static void show_progress(struct replay *r, bool final)
+{
+    if (!r->progress || r->quiet || r->json)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double since = (double)(now.tv_sec - r->last_progress.tv_sec) +
+                   (double)(now.tv_nsec - r->last_progress.tv_nsec) / 1e9;
+    if (!final && since < 0.25)
+        return;
+    r->last_progress = now;
+    double el = (double)(now.tv_sec - r->started.tv_sec) +
+                (double)(now.tv_nsec - r->started.tv_nsec) / 1e9;
+    double frac = r->in->bytes ? (double)r->bytes_done / (double)r->in->bytes : 1;
+    double eta = frac > 0.001 ? el / frac - el : 0;
+    int bar = (int)(frac * 30);
+    fprintf(stderr, "\r\033[K[%.*s%*s] %zu/%zu files, %llu events, %.0f events/s, ETA %.0fs",
+            bar, "##############################", 30 - bar, "", r->file_index, r->in->n,
+            (unsigned long long)r->events, el > 0 ? (double)r->events / el : 0, eta);
+    if (final)
+        fputs("\r\033[K", stderr);
+}
+
+/* ---- persistence ------------------------------------------------------ */
+
+static int commit(struct replay *r)
+{
+    if (!r->db)
+        return 0;
+    struct ks_diag d;
+    struct store_checkpoint cp;
+    memset(&cp, 0, sizeof(cp));
+    snprintf(cp.file, sizeof(cp.file), "%s", r->cp_file ? r->cp_file : "");
+    cp.offset = r->cp_offset;
+    cp.events = r->events;
+    cp.watermark_ms = r->max_time;
+    if (store_begin(r->db, &d) || metric_store_save(r->store, r->db, &d) ||
+        store_checkpoint_put(r->db, "replay", &cp, &d))
+        goto fail;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(store_db(r->db),
+                           "INSERT OR REPLACE INTO run_facts VALUES ('first_event_ms', ?)", -1, &q,
+                           NULL) != SQLITE_OK) {
+        store_fail(r->db, &d, "saving run facts");
+        goto fail;
+    }
+    sqlite3_bind_int64(q, 1, r->first_time);
+    int frc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (frc != SQLITE_DONE) {
+        store_fail(r->db, &d, "saving run facts");
+        goto fail;
+    }
+    if (sqlite3_prepare_v2(store_db(r->db),
+                           "INSERT OR REPLACE INTO alarm_state VALUES (?, ?, ?, ?)", -1, &q,
+                           NULL) != SQLITE_OK) {
+        store_fail(r->db, &d, "saving alarm state");
+        goto fail;
+    }
+    for (size_t i = 0; i < r->nalarms; i++) {
+        sqlite3_reset(q);
+        sqlite3_bind_text(q, 1, alarm_get_def(r->alarms[i].a)->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, alarm_state_name(alarm_get_state(r->alarms[i].a)), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, r->alarms[i].next_eval);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)r->alarms[i].transitions);
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            sqlite3_finalize(q);
+            store_fail(r->db, &d, "saving alarm state");
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < r->ncomps; i++) {
+        sqlite3_reset(q);
+        sqlite3_bind_text(q, 1, alarm_composite_get_def(r->comps[i].c)->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, alarm_state_name(alarm_composite_state(r->comps[i].c)), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, alarm_composite_state_updated_ms(r->comps[i].c));
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)r->comps[i].transitions);
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            sqlite3_finalize(q);
+            store_fail(r->db, &d, "saving alarm state");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(q);
+    if (sqlite3_prepare_v2(store_db(r->db),
+                           "INSERT OR REPLACE INTO filter_stats VALUES (?, ?, ?, ?, ?, ?, ?)", -1,
+                           &q, NULL) != SQLITE_OK) {
+        store_fail(r->db, &d, "saving filter counters");
+        goto fail;
+    }
+    for (size_t i = 0; i < metric_filters_count(r->mf); i++) {
+        const struct metric_filter_stats *fs = metric_filters_stats(r->mf, i);
+        sqlite3_reset(q);
+        sqlite3_bind_text(q, 1, metric_filters_name(r->mf, i), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)fs->matched);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)fs->samples);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)fs->defaults);
+        sqlite3_bind_int64(q, 5, (sqlite3_int64)fs->no_value);
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)fs->dims_dropped);
+        sqlite3_bind_int(q, 7, fs->disabled);
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            sqlite3_finalize(q);
+            store_fail(r->db, &d, "saving filter counters");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(q);
+    if (store_commit(r->db, &d))
+        goto fail;
+    r->since_commit = 0;
+    return 0;
+fail:
+    store_rollback(r->db);
+    cli_error("%s", d.msg);
+    r->failed = 1;
+    return -1;
+}
+
+static int restore(struct replay *r, struct store_checkpoint *cp, bool *found)
+{
+    struct ks_diag d;
+    if (store_checkpoint_get(r->db, "replay", cp, found, &d)) {
+        cli_error("%s", d.msg);
+        return -1;
+    }
+    if (!*found)
+        return 0;
+    if (metric_store_load(r->store, r->db, &d)) {
+        cli_error("%s", d.msg);
+        return -1;
+    }
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(store_db(r->db),
+                           "SELECT name, state, last_eval_ms, transitions FROM alarm_state", -1, &q,
+                           NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 0);
+        enum alarm_state s;
+        if (!alarm_state_parse((const char *)sqlite3_column_text(q, 1), &s))
+            continue;
+        for (size_t i = 0; i < r->nalarms; i++) {
+            if (strcmp(alarm_get_def(r->alarms[i].a)->name, name))
+                continue;
+            bool changed;
+            struct ks_diag dd;
+            int64_t next = sqlite3_column_int64(q, 2);
+            if (alarm_set_state(r->alarms[i].a, s, "Restored from a replay checkpoint", NULL,
+                                next, &changed, NULL, &dd) != KS_OK)
+                continue;
+            r->alarms[i].next_eval = next;
+            r->alarms[i].transitions = (uint64_t)sqlite3_column_int64(q, 3);
+        }
+        for (size_t i = 0; i < r->ncomps; i++) {
+            if (strcmp(alarm_composite_get_def(r->comps[i].c)->name, name))
+                continue;
+            bool changed;
+            struct ks_diag dd;
+            if (alarm_composite_set_state(r->comps[i].c, s, "Restored from a replay checkpoint",
+                                          NULL, sqlite3_column_int64(q, 2), &changed, NULL,
+                                          &dd) != KS_OK)
+                continue;
+            r->comps[i].transitions = (uint64_t)sqlite3_column_int64(q, 3);
+        }
+    }
+    sqlite3_finalize(q);
+    if (sqlite3_prepare_v2(store_db(r->db), "SELECT * FROM filter_stats", -1, &q, NULL) !=
+        SQLITE_OK)
+        return -1;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 0);
+        for (size_t i = 0; i < metric_filters_count(r->mf); i++) {
+            if (strcmp(metric_filters_name(r->mf, i), name))
+                continue;
+            struct metric_filter_stats fs = {
+                .matched = (uint64_t)sqlite3_column_int64(q, 1),
+                .samples = (uint64_t)sqlite3_column_int64(q, 2),
+                .defaults = (uint64_t)sqlite3_column_int64(q, 3),
+                .no_value = (uint64_t)sqlite3_column_int64(q, 4),
+                .dims_dropped = (uint64_t)sqlite3_column_int64(q, 5),
+                .disabled = sqlite3_column_int(q, 6) != 0,
+            };
+            metric_filters_restore_stats(r->mf, i, &fs);
+        }
+    }
+    sqlite3_finalize(q);
+    r->created = true;
+    r->events = cp->events;
+    r->max_time = cp->watermark_ms;
+    r->first_time = cp->watermark_ms;
+    if (sqlite3_prepare_v2(store_db(r->db),
+                           "SELECT value FROM run_facts WHERE name = 'first_event_ms'", -1, &q,
+                           NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            r->first_time = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    r->watermark = r->max_time - r->lateness_ms;
+    r->skipping = true;
+    return 0;
+}
+
+/* ---- per event --------------------------------------------------------- */
+
+static int on_event(void *ud, const struct event *ev)
+{
+    struct replay *r = ud;
+    if (r->skipping) {
+        /* resuming: events up to the checkpoint were already counted */
+        if (ev->offset <= r->resume_offset)
+            return 0;
+        r->skipping = false;
+    }
+    r->cp_file = r->cur_file;
+    r->cp_offset = ev->offset;
+    if (ev->time_ms == INT64_MIN) {
+        r->untimed++;
+        return 0;
+    }
+    if ((r->have_from && ev->time_ms < r->from_ms) ||
+        (r->have_until && ev->time_ms >= r->until_ms)) {
+        r->outside++;
+        return 0;
+    }
+    r->events++;
+    if (!r->created)
+        create_alarms(r, ev->time_ms);
+    if (ev->time_ms > r->max_time) {
+        r->max_time = ev->time_ms;
+        int64_t wm = r->max_time - r->lateness_ms;
+        if (wm > r->watermark) {
+            r->watermark = wm;
+            advance(r, wm);
+        }
+    } else if (ev->time_ms < r->watermark) {
+        r->late++; /* counted in the store, but evaluations up to the watermark are final */
+    }
+    metric_filters_apply(r->mf, ev->data, ev->len, ev->time_ms, r->store);
+    if (++r->since_commit >= REPLAY_COMMIT_EVENTS && commit(r))
+        return 1;
+    if ((r->events & 0x3FFF) == 0)
+        show_progress(r, false);
+    return 0;
+}
+
+/* ---- building from the template ---------------------------------------- */
+
+static int build(struct replay *r, const char *tpl_path)
+{
+    const struct config_template *t = r->tpl;
+    struct ks_diag d;
+    r->mf = metric_filters_new();
+    for (size_t i = 0; i < t->n_metric_filters; i++) {
+        const struct config_metric_filter *f = &t->metric_filters[i];
+        const struct config_metric_transformation *x = &f->transformations[0];
+        struct metric_filter_def def = {
+            .name = f->filter_name_given ? f->filter_name : f->res.logical_id,
+            .pattern = f->filter_pattern,
+            .namespace_ = x->metric_namespace,
+            .metric_name = x->metric_name,
+            .value = x->metric_value,
+            .has_default = x->has_default_value,
+            .default_value = x->default_value,
+            .unit = x->unit,
+            .ndims = x->n_dimensions,
+        };
+        for (size_t k = 0; k < x->n_dimensions && k < METRIC_MAX_DIMENSIONS; k++) {
+            def.dims[k].key = x->dimensions[k].name;
+            def.dims[k].ref = x->dimensions[k].value;
+        }
+        if (metric_filters_add(r->mf, &def, &d) < 0) {
+            cli_error("%s:%u:%u: Resources.%s: %s", tpl_path, f->filter_pattern_pos.line,
+                      f->filter_pattern_pos.col, f->res.logical_id, d.msg);
+            if (d.offset != SIZE_MAX) {
+                char msg[1400];
+                ks_diag_render(&d, "  in FilterPattern", f->filter_pattern,
+                               strlen(f->filter_pattern), msg, sizeof(msg));
+                fprintf(stderr, "%s\n", msg);
+            }
+            return -1;
+        }
+    }
+    metric_filters_finish(r->mf);
+
+    r->alarms = ks_xcalloc(t->n_alarms ? t->n_alarms : 1, sizeof(*r->alarms));
+    for (size_t i = 0; i < t->n_alarms; i++) {
+        const struct config_alarm *ca = &t->alarms[i];
+        if (ca->n_metrics) {
+            if (!r->quiet)
+                cli_error("warning: alarm '%s' uses metric math (Metrics), which replay does "
+                          "not evaluate yet; skipped",
+                          ca->name);
+            continue;
+        }
+        struct alarm_def def;
+        alarm_def_init(&def);
+        struct alarm_dimension dims[ALARM_MAX_DIMENSIONS];
+        size_t nd = ca->n_dimensions < ALARM_MAX_DIMENSIONS ? ca->n_dimensions : ALARM_MAX_DIMENSIONS;
+        for (size_t k = 0; k < nd; k++) {
+            dims[k].name = ca->dimensions[k].name;
+            dims[k].value = ca->dimensions[k].value;
+        }
+        def.name = ca->name;
+        def.description = ca->description;
+        def.ns = ca->namespace;
+        def.metric_name = ca->metric_name;
+        def.dimensions = dims;
+        def.n_dimensions = nd;
+        def.statistic = ALARM_STAT_NONE;
+        if (ca->statistic && !alarm_statistic_parse(ca->statistic, &def.statistic)) {
+            cli_error("%s: alarm '%s': unknown Statistic '%s'", tpl_path, ca->name, ca->statistic);
+            return -1;
+        }
+        def.extended_statistic = ca->extended_statistic;
+        def.period = (int32_t)ca->period;
+        def.evaluation_periods = (int32_t)ca->evaluation_periods;
+        def.datapoints_to_alarm = ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
+        def.threshold = ca->threshold;
+        if (!ca->comparison_operator ||
+            !alarm_comparison_parse(ca->comparison_operator, &def.comparison)) {
+            cli_error("%s: alarm '%s': unknown ComparisonOperator", tpl_path, ca->name);
+            return -1;
+        }
+        if (ca->treat_missing_data && !alarm_treat_missing_parse(ca->treat_missing_data,
+                                                                  &def.treat_missing)) {
+            cli_error("%s: alarm '%s': unknown TreatMissingData", tpl_path, ca->name);
+            return -1;
+        }
+        if (ca->evaluate_low_sample_count_percentile &&
+            !alarm_low_sample_parse(ca->evaluate_low_sample_count_percentile, &def.low_sample)) {
+            cli_error("%s: alarm '%s': unknown EvaluateLowSampleCountPercentile", tpl_path,
+                      ca->name);
+            return -1;
+        }
+        def.unit = ca->unit;
+        def.actions_enabled = ca->actions_enabled;
+        def.alarm_actions = (const char *const *)ca->alarm_actions.v;
+        def.n_alarm_actions = ca->alarm_actions.n;
+        def.ok_actions = (const char *const *)ca->ok_actions.v;
+        def.n_ok_actions = ca->ok_actions.n;
+        def.insufficient_data_actions = (const char *const *)ca->insufficient_data_actions.v;
+        def.n_insufficient_data_actions = ca->insufficient_data_actions.n;
+        def.region = t->region;
+        def.account = t->account_id;
+        if (alarm_def_validate(&def, &d)) {
+            cli_error("%s: Resources.%s (alarm '%s'): %s", tpl_path, ca->res.logical_id, ca->name,
+                      d.msg);
+            return -1;
+        }
+        r->alarms[r->nalarms].a = alarm_new(&def, 0);
+        r->alarms[r->nalarms].next_eval = INT64_MAX;
+        r->nalarms++;
+    }
+    r->comps = ks_xcalloc(t->n_composite_alarms ? t->n_composite_alarms : 1, sizeof(*r->comps));
+    for (size_t i = 0; i < t->n_composite_alarms; i++) {
+        const struct config_composite_alarm *cc = &t->composite_alarms[i];
+        struct alarm_composite_def def;
+        alarm_composite_def_init(&def);
+        def.name = cc->name;
+        def.description = cc->description;
+        def.rule = cc->alarm_rule;
+        def.actions_enabled = cc->actions_enabled;
+        def.alarm_actions = (const char *const *)cc->alarm_actions.v;
+        def.n_alarm_actions = cc->alarm_actions.n;
+        def.ok_actions = (const char *const *)cc->ok_actions.v;
+        def.n_ok_actions = cc->ok_actions.n;
+        def.insufficient_data_actions = (const char *const *)cc->insufficient_data_actions.v;
+        def.n_insufficient_data_actions = cc->insufficient_data_actions.n;
+        def.actions_suppressor = cc->actions_suppressor;
+        def.suppressor_wait_period = (int32_t)cc->actions_suppressor_wait_period;
+        def.suppressor_extension_period = (int32_t)cc->actions_suppressor_extension_period;
+        def.region = t->region;
+        def.account = t->account_id;
+        if (alarm_composite_def_validate(&def, &d)) {
+            cli_error("%s:%u:%u: Resources.%s.Properties.AlarmRule: %s", tpl_path,
+                      cc->alarm_rule_pos.line, cc->alarm_rule_pos.col, cc->res.logical_id, d.msg);
+            return -1;
+        }
+        r->comps[r->ncomps++].c = alarm_composite_new(&def, 0);
+    }
+    return 0;
+}
+
+/* ---- the readable summary ---------------------------------------------- */
+
+static void chart(struct replay *r, struct ralarm *ra)
+{
+    const struct alarm_def *def = alarm_get_def(ra->a);
+    int64_t period = (int64_t)def->period * 1000;
+    int64_t start = r->first_time - (r->first_time % period);
+    int64_t end = r->max_time + 1;
+    int64_t nper = (end - start + period - 1) / period;
+    if (nper <= 0)
+        return;
+    int64_t per_col = (nper + REPLAY_CHART_WIDTH - 1) / REPLAY_CHART_WIDTH;
+    int cols = (int)((nper + per_col - 1) / per_col);
+    double vals[REPLAY_CHART_WIDTH];
+    bool have[REPLAY_CHART_WIDTH];
+    double top = def->threshold > 0 ? def->threshold : 0;
+    for (int c = 0; c < cols; c++) {
+        have[c] = false;
+        vals[c] = 0;
+        for (int64_t k = 0; k < per_col; k++) {
+            int64_t s = start + ((int64_t)c * per_col + k) * period;
+            struct alarm_datapoint dp;
+            if (s >= end || !query(r, def, s, s + period, &dp))
+                continue;
+            if (!have[c] || dp.value > vals[c])
+                vals[c] = dp.value; /* a column shows its worst period */
+            have[c] = true;
+        }
+        if (have[c] && vals[c] > top)
+            top = vals[c];
+    }
+    static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                         "\u2585", "\u2586", "\u2587", "\u2588"};
+    char thr[40];
+    alarm_fmt_double(thr, def->threshold);
+    printf("    %s %s per %ds (each column: max of %lld period%s), threshold %s %s\n    |",
+           def->statistic ? alarm_statistic_name(def->statistic) : def->extended_statistic,
+           def->metric_name, def->period, (long long)per_col, per_col > 1 ? "s" : "",
+           alarm_comparison_name(def->comparison), thr);
+    for (int c = 0; c < cols; c++) {
+        if (!have[c]) {
+            fputs(" ", stdout);
+            continue;
+        }
+        int lvl = top > 0 ? (int)floor(vals[c] / top * 7.999) : 0;
+        fputs(blocks[lvl < 0 ? 0 : lvl > 7 ? 7 : lvl], stdout);
+    }
+    fputs("|\n    |", stdout);
+    for (int c = 0; c < cols; c++) {
+        bool breach = false;
+        if (have[c]) {
+            switch (def->comparison) {
+            case ALARM_CMP_GT: breach = vals[c] > def->threshold; break;
+            case ALARM_CMP_GE: breach = vals[c] >= def->threshold; break;
+            case ALARM_CMP_LT: breach = vals[c] < def->threshold; break;
+            case ALARM_CMP_LE: breach = vals[c] <= def->threshold; break;
+            default: break;
+            }
+        }
+        fputs(breach ? "^" : " ", stdout);
+    }
+    char a[40], b[40], tv[40];
+    iso_time(a, sizeof(a), start);
+    iso_time(b, sizeof(b), end);
+    alarm_fmt_double(tv, top);
+    printf("|  ^ = breaching\n    %s .. %s, scale 0 .. %s\n", a, b, tv);
+}
+
+static void summary(struct replay *r, double secs)
+{
+    uint64_t bad = r->st.bad_json + r->st.bad_utf8 + r->st.bad_nul + r->st.too_big +
+                   r->st.too_deep + r->st.bad_gzip;
+    char a[40], b[40];
+    iso_time(a, sizeof(a), r->first_time);
+    iso_time(b, sizeof(b), r->max_time);
+    if (r->json) {
+        printf("{\"type\":\"Summary\",\"files\":%llu,\"events\":%llu,\"badRecords\":%llu,"
+               "\"untimed\":%llu,\"late\":%llu,\"outsideRange\":%llu,",
+               (unsigned long long)r->st.files, (unsigned long long)r->events,
+               (unsigned long long)bad, (unsigned long long)r->untimed,
+               (unsigned long long)r->late, (unsigned long long)r->outside);
+        if (r->events)
+            printf("\"firstEventTime\":\"%s\",\"lastEventTime\":\"%s\",", a, b);
+        fputs("\"matched\":{", stdout);
+        for (size_t i = 0; i < metric_filters_count(r->mf); i++) {
+            const char *n = metric_filters_name(r->mf, i);
+            if (i)
+                fputc(',', stdout);
+            cli_json_string(stdout, n, strlen(n));
+            printf(":%llu", (unsigned long long)metric_filters_stats(r->mf, i)->matched);
+        }
+        fputs("},\"alarms\":{", stdout);
+        for (size_t i = 0; i < r->nalarms; i++) {
+            const char *n = alarm_get_def(r->alarms[i].a)->name;
+            if (i)
+                fputc(',', stdout);
+            cli_json_string(stdout, n, strlen(n));
+            printf(":{\"state\":\"%s\",\"transitions\":%llu}",
+                   alarm_state_name(alarm_get_state(r->alarms[i].a)),
+                   (unsigned long long)r->alarms[i].transitions);
+        }
+        for (size_t i = 0; i < r->ncomps; i++) {
+            const char *n = alarm_composite_get_def(r->comps[i].c)->name;
+            if (i || r->nalarms)
+                fputc(',', stdout);
+            cli_json_string(stdout, n, strlen(n));
+            printf(":{\"state\":\"%s\",\"transitions\":%llu}",
+                   alarm_state_name(alarm_composite_state(r->comps[i].c)),
+                   (unsigned long long)r->comps[i].transitions);
+        }
+        fputs("},\"metrics\":[", stdout);
+        for (size_t i = 0; i < metric_store_series_count(r->store); i++) {
+            const char *ns, *name, *unit;
+            const struct metric_dim *dims;
+            size_t nd;
+            metric_store_describe(r->store, i, &ns, &name, &dims, &nd, &unit);
+            struct metric_stats ms;
+            if (!metric_store_stats(r->store, i, INT64_MIN / 2, INT64_MAX / 2, &ms))
+                memset(&ms, 0, sizeof(ms));
+            fputs(i ? ",{\"namespace\":" : "{\"namespace\":", stdout);
+            cli_json_string(stdout, ns, strlen(ns));
+            fputs(",\"metricName\":", stdout);
+            cli_json_string(stdout, name, strlen(name));
+            fputs(",\"dimensions\":{", stdout);
+            for (size_t k = 0; k < nd; k++) {
+                if (k)
+                    fputc(',', stdout);
+                cli_json_string(stdout, dims[k].name, strlen(dims[k].name));
+                fputc(':', stdout);
+                cli_json_string(stdout, dims[k].value, strlen(dims[k].value));
+            }
+            char sum[ALARM_FMT_DOUBLE_SIZE];
+            alarm_fmt_double(sum, ms.sum);
+            printf("},\"unit\":\"%s\",\"sampleCount\":%.0f,\"sum\":%s}", unit, ms.sample_count,
+                   sum);
+        }
+        printf("],\"durationMs\":%.0f}\n", secs * 1000);
+        return;
+    }
+    printf("\nreplayed %llu events from %llu files in %.2f s", (unsigned long long)r->events,
+           (unsigned long long)r->st.files, secs);
+    if (r->events)
+        printf(" (event time %s .. %s)", a, b);
+    printf("\n%llu bad records skipped, %llu without an event time, %llu late, %llu outside "
+           "--from/--until\n\nmetric filters:\n",
+           (unsigned long long)bad, (unsigned long long)r->untimed, (unsigned long long)r->late,
+           (unsigned long long)r->outside);
+    for (size_t i = 0; i < metric_filters_count(r->mf); i++) {
+        const struct metric_filter_stats *fs = metric_filters_stats(r->mf, i);
+        printf("  %-32s %10llu matched%s\n", metric_filters_name(r->mf, i),
+               (unsigned long long)fs->matched, fs->disabled ? "  (disabled: cardinality)" : "");
+    }
+    printf("\nalarms:\n  %-32s %-18s %s\n", "name", "final state", "transitions");
+    for (size_t i = 0; i < r->nalarms; i++)
+        printf("  %-32s %-18s %llu\n", alarm_get_def(r->alarms[i].a)->name,
+               alarm_state_name(alarm_get_state(r->alarms[i].a)),
+               (unsigned long long)r->alarms[i].transitions);
+    for (size_t i = 0; i < r->ncomps; i++)
+        printf("  %-32s %-18s %llu\n", alarm_composite_get_def(r->comps[i].c)->name,
+               alarm_state_name(alarm_composite_state(r->comps[i].c)),
+               (unsigned long long)r->comps[i].transitions);
+    if (r->events) {
+        for (size_t i = 0; i < r->nalarms; i++) {
+            printf("\n  %s\n", alarm_get_def(r->alarms[i].a)->name);
+            chart(r, &r->alarms[i]);
+        }
+    }
+}
+
+static bool parse_time_arg(const char *s, int64_t *ms)
+{
+    if (event_parse_time(s, strlen(s), ms))
+        return true;
+    char buf[40];
+    if (strlen(s) == 10) { /* a date alone */
+        snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
+        return event_parse_time(buf, strlen(buf), ms);
+    }
+    return false;
+}
+
+int cli_replay(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"template", required_argument, NULL, 'c'},
+        {"param", required_argument, NULL, 'p'},
+        {"stack-name", required_argument, NULL, 'S'},
+        {"account", required_argument, NULL, 'A'},
+        {"region", required_argument, NULL, 'R'},
+        {"from", required_argument, NULL, 'F'},
+        {"until", required_argument, NULL, 'U'},
+        {"lateness", required_argument, NULL, 'L'},
+        {"db", required_argument, NULL, 'D'},
+        {"json", no_argument, NULL, 'j'},
+        {"notify", no_argument, NULL, 'n'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct replay r;
+    memset(&r, 0, sizeof(r));
+    r.lateness_ms = REPLAY_DEFAULT_LATENESS_S * 1000;
+    r.watermark = INT64_MIN;
+    r.max_time = INT64_MIN;
+    const char *tpl_path = NULL, *db_path = NULL;
+    struct config_options copts;
+    memset(&copts, 0, sizeof(copts));
+    const char **params = ks_xcalloc((size_t)argc + 1, sizeof(char *));
+    int c, rc = CLI_OK;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+c:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': tpl_path = optarg; break;
+        case 'p':
+            if (!strchr(optarg, '=')) {
+                cli_error("--param needs KEY=VALUE, got '%s'", optarg);
+                free(params);
+                return CLI_USAGE;
+            }
+            params[copts.n_params++] = optarg;
+            break;
+        case 'S': copts.stack_name = optarg; break;
+        case 'A': copts.account_id = optarg; break;
+        case 'R': copts.region = optarg; break;
+        case 'F':
+        case 'U': {
+            int64_t ms;
+            if (!parse_time_arg(optarg, &ms)) {
+                cli_error("--%s needs an ISO 8601 time such as 2023-07-10T11:45:00Z, got '%s'",
+                          c == 'F' ? "from" : "until", optarg);
+                free(params);
+                return CLI_USAGE;
+            }
+            if (c == 'F') {
+                r.from_ms = ms;
+                r.have_from = true;
+            } else {
+                r.until_ms = ms;
+                r.have_until = true;
+            }
+            break;
+        }
+        case 'L': {
+            char *end;
+            double s = strtod(optarg, &end);
+            if (*end || s < 0 || s > 86400 * 7) {
+                cli_error("--lateness needs seconds between 0 and 604800, got '%s'", optarg);
+                free(params);
+                return CLI_USAGE;
+            }
+            r.lateness_ms = (int64_t)(s * 1000);
+            break;
+        }
+        case 'D': db_path = optarg; break;
+        case 'j': r.json = true; break;
+        case 'n':
+            cli_error("--notify needs the notifications feature, which is not available yet; "
+                      "replay reports state changes without delivering anything");
+            free(params);
+            return CLI_USAGE;
+        case 'q': r.quiet = true; break;
+        case 'h':
+            fputs(help, stdout);
+            free(params);
+            return CLI_OK;
+        default:
+            fputs("Run 'keysentry replay --help' for usage.\n", stderr);
+            free(params);
+            return CLI_USAGE;
+        }
+    }
+    copts.params = params;
+    if (!tpl_path || optind >= argc) {
+        cli_error(!tpl_path ? "replay needs a template: -c TEMPLATE"
+                            : "replay needs at least one PATH to read");
+        free(params);
+        return CLI_USAGE;
+    }
+    struct ks_diag d;
+    if (cli_load_template(tpl_path, &copts, &r.tpl) != 0) {
+        free(params);
+        return CLI_USAGE;
+    }
+    free(params);
+    struct inputs in;
+    memset(&in, 0, sizeof(in));
+    r.in = &in;
+    if (build(&r, tpl_path) != 0) {
+        rc = CLI_USAGE;
+        goto out;
+    }
+    r.store = metric_store_new();
+    for (int i = optind; i < argc; i++)
+        if (collect(&in, argv[i], 0) != 0)
+            rc = CLI_FAIL;
+    qsort(in.v, in.n, sizeof(*in.v), infile_cmp);
+
+    size_t first_file = 0;
+    if (db_path) {
+        if (store_open(db_path, &r.db, &d)) {
+            cli_error("%s", d.msg);
+            rc = CLI_FAIL;
+            goto out;
+        }
+        struct store_checkpoint cp;
+        bool found;
+        if (restore(&r, &cp, &found) != 0) {
+            rc = CLI_FAIL;
+            goto out;
+        }
+        if (found && cp.file[0]) {
+            while (first_file < in.n && strcmp(in.v[first_file].path, cp.file))
+                first_file++;
+            if (first_file == in.n) {
+                cli_error("database '%s' was written for other input (no file '%s'); use a new "
+                          "database",
+                          db_path, cp.file);
+                rc = CLI_USAGE;
+                goto out;
+            }
+            r.resume_offset = cp.offset;
+            r.cp_file = in.v[first_file].path;
+            r.cp_offset = cp.offset;
+            if (!r.quiet)
+                fprintf(stderr, "keysentry: resuming after %llu events (%s)\n",
+                        (unsigned long long)cp.events, cp.file);
+        } else {
+            r.skipping = false;
+        }
+    }
+    r.progress = isatty(2);
+    clock_gettime(CLOCK_MONOTONIC, &r.started);
+    r.last_progress = r.started;
+    struct event_reader_opts opts;
+    event_reader_opts_init(&opts);
+    opts.want_time = true;
+    opts.errors = r.quiet ? NULL : stderr;
+    for (size_t i = first_file; i < in.n && !r.failed; i++) {
+        r.file_index = i + 1;
+        r.cur_file = in.v[i].path;
+        if (i > first_file)
+            r.skipping = false;
+        if (event_read_path(in.v[i].path, &opts, on_event, &r, &r.st) < 0)
+            rc = CLI_FAIL;
+        r.bytes_done += (uint64_t)in.v[i].size;
+        show_progress(&r, false);
+    }
+    show_progress(&r, true);
+    if (r.failed) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    /* end of input: evaluations up to the newest event are final now */
+    if (r.created) {
+        int64_t horizon = r.max_time;
+        if (r.have_until && r.until_ms > horizon)
+            horizon = r.until_ms;
+        else
+            for (size_t i = 0; i < r.nalarms; i++) {
+                int64_t n = alarm_next_evaluation(r.alarms[i].a, r.max_time);
+                if (n > horizon)
+                    horizon = n;
+            }
+        advance(&r, horizon);
+    }
+    if (commit(&r) != 0)
+        rc = CLI_FAIL;
+    if (r.st.bad_file)
+        rc = CLI_FAIL;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    summary(&r, (double)(now.tv_sec - r.started.tv_sec) +
+                    (double)(now.tv_nsec - r.started.tv_nsec) / 1e9);
+out:
+    for (size_t i = 0; i < in.n; i++)
+        free(in.v[i].path);
+    free(in.v);
+    for (size_t i = 0; i < r.nalarms; i++)
+        alarm_free(r.alarms[i].a);
+    free(r.alarms);
+    for (size_t i = 0; i < r.ncomps; i++)
+        alarm_composite_free(r.comps[i].c);
+    free(r.comps);
+    metric_filters_free(r.mf);
+    metric_store_free(r.store);
+    store_close(r.db);
+    config_template_free(r.tpl);
+    if (fflush(stdout) != 0)
+        rc = CLI_FAIL;
+    return rc;
+}

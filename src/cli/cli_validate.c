@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keysentry validate: loads a template, compiles its metric filters and
+ * checks its alarms the way replay and serve will, and shows what was
+ * understood.
+ */
+#include "cli/cli.h"
+#include "cli/cli_int.h"
+
+#include "alarm/alarm.h"
+#include "metric/metric.h"
+
+#include <getopt.h>
+
+static const char help[] =
+    "usage: keysentry validate [options] -c TEMPLATE\n"
+    "\n"
+    "Loads a CloudFormation template (YAML or JSON) and shows what keysentry\n"
+    "understood: parameters, conditions, log groups, metric filters, alarms,\n"
+    "topics, subscriptions, skipped resources and outputs. Every filter pattern\n"
+    "is compiled and every alarm checked as replay and serve would.\n"
+    "\n"
+    "options:\n"
+    "  -c, --template FILE   the template, required\n"
+    "  --param K=V           set template parameter K (repeatable)\n"
+    "  --stack-name N        AWS::StackName (default: template file name)\n"
+    "  --account A           AWS::AccountId (default 111122223333)\n"
+    "  --region R            AWS::Region (default us-east-1)\n"
+    "  -q, --quiet           print nothing on success\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "Exit status: 0 when the template is valid, 2 otherwise.\n";
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct ks_buf b;
+    ks_buf_init(&b, CONFIG_MAX_TEMPLATE_BYTES + 1);
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        if (ks_buf_add(&b, tmp, n) != KS_OK)
+            break;
+    fclose(f);
+    *len = b.len;
+    if (b.cap == 0)
+        return ks_xstrdup("");
+    return b.data;
+}
+
+int cli_load_template(const char *path, const struct config_options *opts,
+                      struct config_template **out)
+{
+    struct ks_diag d;
+    ks_diag_clear(&d);
+    if (config_template_load(path, opts, out, &d) == KS_OK)
+        return 0;
+    size_t len = 0;
+    char *text = d.offset != SIZE_MAX ? read_file(path, &len) : NULL;
+    char msg[2048];
+    char prefix[1100];
+    snprintf(prefix, sizeof(prefix), "keysentry: %s", path);
+    ks_diag_render(&d, prefix, text, len, msg, sizeof(msg));
+    fprintf(stderr, "%s\n", msg);
+    free(text);
+    return -1;
+}
+
+static int check(const struct config_template *t, const char *path)
+{
+    int bad = 0;
+    struct metric_filters *mf = metric_filters_new();
+    struct ks_diag d;
+    for (size_t i = 0; i < t->n_metric_filters; i++) {
+        const struct config_metric_filter *f = &t->metric_filters[i];
+        const struct config_metric_transformation *x = &f->transformations[0];
+        struct metric_filter_def def = {
+            .name = f->filter_name, .pattern = f->filter_pattern,
+            .namespace_ = x->metric_namespace, .metric_name = x->metric_name,
+            .value = x->metric_value, .has_default = x->has_default_value,
+            .default_value = x->default_value, .unit = x->unit, .ndims = x->n_dimensions};
+        for (size_t k = 0; k < x->n_dimensions && k < METRIC_MAX_DIMENSIONS; k++) {
+            def.dims[k].key = x->dimensions[k].name;
+            def.dims[k].ref = x->dimensions[k].value;
+        }
+        if (metric_filters_add(mf, &def, &d) < 0) {
+            fprintf(stderr, "keysentry: %s:%u:%u: Resources.%s: %s\n", path,
+                    f->filter_pattern_pos.line, f->filter_pattern_pos.col, f->res.logical_id,
+                    d.msg);
+            if (d.offset != SIZE_MAX) {
+                char msg[1400];
+                ks_diag_render(&d, "  FilterPattern", f->filter_pattern,
+                               strlen(f->filter_pattern), msg, sizeof(msg));
+                fprintf(stderr, "%s\n", msg);
+            }
+            bad = 1;
+        }
+    }
+    metric_filters_free(mf);
+    for (size_t i = 0; i < t->n_alarms; i++) {
+        const struct config_alarm *ca = &t->alarms[i];
+        if (ca->n_metrics)
+            continue; /* metric math: parsed by config, evaluated later */
+        struct alarm_def def;
+        alarm_def_init(&def);
+        def.name = ca->name;
+        def.ns = ca->namespace;
+        def.metric_name = ca->metric_name;
+        def.statistic = ALARM_STAT_NONE;
+        if (ca->statistic)
+            alarm_statistic_parse(ca->statistic, &def.statistic);
+        def.extended_statistic = ca->extended_statistic;
+        def.period = (int32_t)ca->period;
+        def.evaluation_periods = (int32_t)ca->evaluation_periods;
+        def.datapoints_to_alarm = ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
+        def.threshold = ca->threshold;
+        if (ca->comparison_operator)
+            alarm_comparison_parse(ca->comparison_operator, &def.comparison);
+        if (alarm_def_validate(&def, &d)) {
+            fprintf(stderr, "keysentry: %s: Resources.%s (alarm '%s'): %s\n", path,
+                    ca->res.logical_id, ca->name, d.msg);
+            bad = 1;
+        }
+    }
+    for (size_t i = 0; i < t->n_composite_alarms; i++) {
+        const struct config_composite_alarm *cc = &t->composite_alarms[i];
+        struct alarm_composite_def def;
+        alarm_composite_def_init(&def);
+        def.name = cc->name;
+        def.rule = cc->alarm_rule;
+        def.actions_suppressor = cc->actions_suppressor;
+        def.suppressor_wait_period = (int32_t)cc->actions_suppressor_wait_period;
+        def.suppressor_extension_period = (int32_t)cc->actions_suppressor_extension_period;
+        def.region = t->region;
+        def.account = t->account_id;
+        if (alarm_composite_def_validate(&def, &d)) {
+            fprintf(stderr, "keysentry: %s:%u:%u: Resources.%s.Properties.AlarmRule: %s\n", path,
+                    cc->alarm_rule_pos.line, cc->alarm_rule_pos.col, cc->res.logical_id, d.msg);
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+int cli_validate(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"template", required_argument, NULL, 'c'}, {"param", required_argument, NULL, 'p'},
+        {"stack-name", required_argument, NULL, 'S'}, {"account", required_argument, NULL, 'A'},
+        {"region", required_argument, NULL, 'R'},   {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    struct config_options copts;
+    memset(&copts, 0, sizeof(copts));
+    const char **params = ks_xcalloc((size_t)argc + 1, sizeof(char *));
+    const char *path = NULL;
+    bool quiet = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+c:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 'p':
+            if (!strchr(optarg, '=')) {
+                cli_error("--param needs KEY=VALUE, got '%s'", optarg);
+                free(params);
+                return CLI_USAGE;
+            }
+            params[copts.n_params++] = optarg;
+            break;
+        case 'S': copts.stack_name = optarg; break;
+        case 'A': copts.account_id = optarg; break;
+        case 'R': copts.region = optarg; break;
+        case 'q': quiet = true; break;
+        case 'h':
+            fputs(help, stdout);
+            free(params);
+            return CLI_OK;
+        default:
+            fputs("Run 'keysentry validate --help' for usage.\n", stderr);
+            free(params);
+            return CLI_USAGE;
+        }
+    }
+    copts.params = params;
+    if (!path || optind < argc) {
+        cli_error(!path ? "validate needs a template: -c TEMPLATE"
+                        : "validate takes no PATH arguments");
+        free(params);
+        return CLI_USAGE;
+    }
+    struct config_template *t;
+    int rc = cli_load_template(path, &copts, &t);
+    free(params);
+    if (rc)
+        return CLI_USAGE;
+    rc = check(t, path) ? CLI_USAGE : CLI_OK;
+    if (!quiet && rc == CLI_OK)
+        config_template_dump(t, stdout);
+    config_template_free(t);
+    return rc;
+}
