@@ -15,8 +15,9 @@
  * newest event (or on to --until).
  *
  * With --db FILE the metric store, the alarm states and the position in the
- * input commit together every REPLAY_COMMIT_EVENTS events; a rerun with the
- * same arguments resumes after the last commit (kill -9 safe).
+ * input commit together every --commit-every events (default
+ * REPLAY_COMMIT_EVENTS); a rerun with the same arguments resumes after the
+ * last commit (kill -9 safe).
  */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
@@ -60,8 +61,12 @@ static const char help[] =
     "                        --until also keeps evaluating alarms up to T\n"
     "  --lateness S          seconds an event may arrive after newer ones and\n"
     "                        still count before alarms are evaluated (default 900)\n"
+    "  --retention S         seconds of 1-second buckets kept behind the watermark\n"
+    "                        (default: what the alarms can look back at, plus the\n"
+    "                        lateness, plus an hour; 0 keeps everything)\n"
     "  --db FILE             persist metrics, alarm states and progress in SQLite;\n"
     "                        rerunning resumes where a previous run stopped\n"
+    "  --commit-every N      with --db: events per transaction (default 65536)\n"
     "  --json                one JSON object per line: StateChange ... Summary\n"
     "  --notify              deliver alarm actions (needs the notifications feature;\n"
     "                        not available yet)\n"
@@ -171,11 +176,23 @@ static int infile_cmp(const void *a, const void *b)
 
 /* ---- the run ------------------------------------------------------------ */
 
+#define REPLAY_CHART_POINTS 4096
+
+struct chart_point {
+    int64_t start; /* period start */
+    double value;
+    bool have; /* false: the period had no datapoint */
+};
+
 struct ralarm {
     struct alarm *a;
     int64_t next_eval;
     uint64_t transitions;
-    /* chart: datapoint per period over the replay, computed at the end */
+    /* The newest period of each evaluation, kept as the replay goes so that
+     * old buckets can expire; halved (max of pairs) whenever it fills. */
+    struct chart_point *pts;
+    size_t npts;
+    int64_t last_pt;
 };
 
 struct rcomp {
@@ -193,6 +210,7 @@ struct replay {
     size_t ncomps;
     bool created;
     int64_t first_time, max_time, watermark, lateness_ms;
+    int64_t retention_ms, next_expire;
     int64_t from_ms, until_ms;
     bool have_from, have_until;
     uint64_t events, untimed, late, outside;
@@ -203,7 +221,7 @@ struct replay {
     const char *resume_file;
     uint64_t resume_offset;
     bool skipping;
-    uint64_t since_commit;
+    uint64_t since_commit, commit_every;
     const char *cur_file;  /* the file being read */
     const char *cp_file;   /* where the last consumed event came from: the checkpoint */
     uint64_t cp_offset;
@@ -320,6 +338,32 @@ static void eval_composites(struct replay *r, int64_t t)
     alarm_change_release(&ch);
 }
 
+static void record_point(struct replay *r, struct ralarm *ra, int64_t eval_ms)
+{
+    const struct alarm_def *def = alarm_get_def(ra->a);
+    int64_t step = def->period < 60 ? 10000 : 60000;
+    int64_t t0 = eval_ms - (eval_ms % step);
+    int64_t start = t0 - (int64_t)def->period * 1000;
+    if (ra->npts && start <= ra->last_pt)
+        return;
+    if (ra->npts == REPLAY_CHART_POINTS) {
+        for (size_t i = 0; i < ra->npts / 2; i++) {
+            struct chart_point a = ra->pts[2 * i], b = ra->pts[2 * i + 1];
+            struct chart_point m = a;
+            if (!a.have || (b.have && b.value > a.value))
+                m = (struct chart_point){a.start, b.value, b.have};
+            ra->pts[i] = m;
+        }
+        ra->npts /= 2;
+    }
+    if (!ra->pts)
+        ra->pts = ks_xmalloc(REPLAY_CHART_POINTS * sizeof(*ra->pts));
+    struct alarm_datapoint dp;
+    bool have = query(r, def, start, t0, &dp);
+    ra->pts[ra->npts++] = (struct chart_point){start, have ? dp.value : 0, have};
+    ra->last_pt = start;
+}
+
 /* Runs every evaluation due at or before t, in time order. */
 static void advance(struct replay *r, int64_t t)
 {
@@ -340,6 +384,7 @@ static void advance(struct replay *r, int64_t t)
                 ra->transitions++;
                 report_change(r, alarm_get_def(ra->a)->name, "MetricAlarm", &ch);
             }
+            record_point(r, ra, next);
             ra->next_eval = alarm_next_evaluation(ra->a, next);
         }
         eval_composites(r, next);
@@ -592,12 +637,18 @@ static int on_event(void *ud, const struct event *ev)
         if (wm > r->watermark) {
             r->watermark = wm;
             advance(r, wm);
+            if (wm >= r->next_expire) {
+                /* evaluations up to the watermark are done: older buckets
+                 * than any alarm can still look at are not needed */
+                metric_store_expire(r->store, wm - r->retention_ms);
+                r->next_expire = wm + 60000;
+            }
         }
     } else if (ev->time_ms < r->watermark) {
         r->late++; /* counted in the store, but evaluations up to the watermark are final */
     }
     metric_filters_apply(r->mf, ev->data, ev->len, ev->time_ms, r->store);
-    if (++r->since_commit >= REPLAY_COMMIT_EVENTS && commit(r))
+    if (++r->since_commit >= r->commit_every && commit(r))
         return 1;
     if ((r->events & 0x3FFF) == 0)
         show_progress(r, false);
@@ -746,40 +797,42 @@ static int build(struct replay *r, const char *tpl_path)
 
 static void chart(struct replay *r, struct ralarm *ra)
 {
+    (void)r;
     const struct alarm_def *def = alarm_get_def(ra->a);
-    int64_t period = (int64_t)def->period * 1000;
-    int64_t start = r->first_time - (r->first_time % period);
-    int64_t end = r->max_time + 1;
-    int64_t nper = (end - start + period - 1) / period;
-    if (nper <= 0)
+    if (ra->npts == 0)
         return;
-    int64_t per_col = (nper + REPLAY_CHART_WIDTH - 1) / REPLAY_CHART_WIDTH;
-    int cols = (int)((nper + per_col - 1) / per_col);
+    int64_t start = ra->pts[0].start;
+    int64_t end = ra->pts[ra->npts - 1].start + (int64_t)def->period * 1000;
+    int64_t span = end - start;
+    int cols = REPLAY_CHART_WIDTH;
+    if ((int64_t)ra->npts < cols)
+        cols = (int)ra->npts;
     double vals[REPLAY_CHART_WIDTH];
     bool have[REPLAY_CHART_WIDTH];
-    double top = def->threshold > 0 ? def->threshold : 0;
     for (int c = 0; c < cols; c++) {
         have[c] = false;
         vals[c] = 0;
-        for (int64_t k = 0; k < per_col; k++) {
-            int64_t s = start + ((int64_t)c * per_col + k) * period;
-            struct alarm_datapoint dp;
-            if (s >= end || !query(r, def, s, s + period, &dp))
-                continue;
-            if (!have[c] || dp.value > vals[c])
-                vals[c] = dp.value; /* a column shows its worst period */
-            have[c] = true;
-        }
-        if (have[c] && vals[c] > top)
+    }
+    double top = def->threshold > 0 ? def->threshold : 0;
+    for (size_t i = 0; i < ra->npts; i++) {
+        int c = span > 0 ? (int)((ra->pts[i].start - start) * cols / span) : 0;
+        if (c >= cols)
+            c = cols - 1;
+        if (!ra->pts[i].have)
+            continue;
+        if (!have[c] || ra->pts[i].value > vals[c])
+            vals[c] = ra->pts[i].value; /* a column shows its worst period */
+        have[c] = true;
+        if (vals[c] > top)
             top = vals[c];
     }
     static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                          "\u2585", "\u2586", "\u2587", "\u2588"};
     char thr[40];
     alarm_fmt_double(thr, def->threshold);
-    printf("    %s %s per %ds (each column: max of %lld period%s), threshold %s %s\n    |",
+    printf("    %s %s per %ds, %d columns of %.0f s (the worst period each), threshold %s %s\n    |",
            def->statistic ? alarm_statistic_name(def->statistic) : def->extended_statistic,
-           def->metric_name, def->period, (long long)per_col, per_col > 1 ? "s" : "",
+           def->metric_name, def->period, cols, (double)span / cols / 1000.0,
            alarm_comparison_name(def->comparison), thr);
     for (int c = 0; c < cols; c++) {
         if (!have[c]) {
@@ -859,8 +912,8 @@ static void summary(struct replay *r, double secs)
             size_t nd;
             metric_store_describe(r->store, i, &ns, &name, &dims, &nd, &unit);
             struct metric_stats ms;
-            if (!metric_store_stats(r->store, i, INT64_MIN / 2, INT64_MAX / 2, &ms))
-                memset(&ms, 0, sizeof(ms));
+            memset(&ms, 0, sizeof(ms));
+            metric_store_totals(r->store, i, &ms.sample_count, &ms.sum);
             fputs(i ? ",{\"namespace\":" : "{\"namespace\":", stdout);
             cli_json_string(stdout, ns, strlen(ns));
             fputs(",\"metricName\":", stdout);
@@ -935,6 +988,8 @@ int cli_replay(int argc, char **argv)
         {"until", required_argument, NULL, 'U'},
         {"lateness", required_argument, NULL, 'L'},
         {"db", required_argument, NULL, 'D'},
+        {"retention", required_argument, NULL, 'T'},
+        {"commit-every", required_argument, NULL, 'E'},
         {"json", no_argument, NULL, 'j'},
         {"notify", no_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
@@ -944,9 +999,11 @@ int cli_replay(int argc, char **argv)
     struct replay r;
     memset(&r, 0, sizeof(r));
     r.lateness_ms = REPLAY_DEFAULT_LATENESS_S * 1000;
+    r.commit_every = REPLAY_COMMIT_EVENTS;
     r.watermark = INT64_MIN;
     r.max_time = INT64_MIN;
     const char *tpl_path = NULL, *db_path = NULL;
+    bool retention_given = false;
     struct config_options copts;
     memset(&copts, 0, sizeof(copts));
     const char **params = ks_xcalloc((size_t)argc + 1, sizeof(char *));
@@ -996,6 +1053,30 @@ int cli_replay(int argc, char **argv)
             break;
         }
         case 'D': db_path = optarg; break;
+        case 'E': {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || v < 1 || v > 100000000ull) {
+                cli_error("--commit-every needs a number of events (1 to 100000000), got '%s'",
+                          optarg);
+                free(params);
+                return CLI_USAGE;
+            }
+            r.commit_every = v;
+            break;
+        }
+        case 'T': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || v < 0 || v > 86400.0 * 3660) {
+                cli_error("--retention needs seconds (0 = keep everything), got '%s'", optarg);
+                free(params);
+                return CLI_USAGE;
+            }
+            r.retention_ms = (int64_t)(v * 1000);
+            retention_given = true;
+            break;
+        }
         case 'j': r.json = true; break;
         case 'n':
             cli_error("--notify needs the notifications feature, which is not available yet; "
@@ -1034,6 +1115,21 @@ int cli_replay(int argc, char **argv)
         goto out;
     }
     r.store = metric_store_new();
+    if (!retention_given) {
+        /* keep what the longest-looking alarm can still ask for after the
+         * watermark passes, plus the lateness window, plus an hour */
+        int64_t look = 0;
+        for (size_t i = 0; i < r.nalarms; i++) {
+            const struct alarm_def *ad = alarm_get_def(r.alarms[i].a);
+            int64_t l = (int64_t)ad->period * 1000 *
+                        (ad->evaluation_periods + (ad->period < 300 ? 300 / ad->period + 2 : 3));
+            if (l > look)
+                look = l;
+        }
+        r.retention_ms = look + r.lateness_ms + 3600 * 1000;
+    }
+    if (r.retention_ms == 0)
+        r.retention_ms = INT64_MAX / 4; /* --retention 0: keep everything */
     for (int i = optind; i < argc; i++)
         if (collect(&in, argv[i], 0) != 0)
             rc = CLI_FAIL;
@@ -1119,8 +1215,10 @@ out:
     for (size_t i = 0; i < in.n; i++)
         free(in.v[i].path);
     free(in.v);
-    for (size_t i = 0; i < r.nalarms; i++)
+    for (size_t i = 0; i < r.nalarms; i++) {
         alarm_free(r.alarms[i].a);
+        free(r.alarms[i].pts);
+    }
     free(r.alarms);
     for (size_t i = 0; i < r.ncomps; i++)
         alarm_composite_free(r.comps[i].c);

@@ -117,6 +117,11 @@ bool metric_store_stats(const struct metric_store *st, size_t series, int64_t st
 bool metric_store_percentile(const struct metric_store *st, size_t series, int64_t start_ms,
                              int64_t end_ms, double p, double *out);
 
+/* SampleCount and Sum of everything ever added to the series (expiry does
+ * not change them). */
+void metric_store_totals(const struct metric_store *st, size_t series, double *count,
+                         double *sum);
+
 /* Drops buckets older than before_ms in every series (retention). */
 void metric_store_expire(struct metric_store *st, int64_t before_ms);
 

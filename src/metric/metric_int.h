@@ -29,6 +29,8 @@ struct series {
     struct bucket *b;
     size_t nb, capb;
     int64_t db_id; /* row id in metric_series, 0 = not saved yet */
+    double total_count, total_sum; /* lifetime, unaffected by expiry */
+    bool totals_dirty;
 };
 
 struct metric_store {

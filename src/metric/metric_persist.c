@@ -110,6 +110,27 @@ enum ks_err metric_store_save(struct metric_store *ms, struct store *db, struct 
     }
     free(blob);
     sqlite3_finalize(q);
+    if (e)
+        return e;
+    if (sqlite3_prepare_v2(h, "UPDATE metric_series SET total_count = ?, total_sum = ? WHERE id = ?",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_fail(db, diag, "saving series totals");
+    for (size_t i = 0; i < ms->ns && !e; i++) {
+        struct series *s = &ms->s[i];
+        if (!s->totals_dirty)
+            continue;
+        if ((e = series_id(db, s, diag)))
+            break;
+        sqlite3_reset(q);
+        sqlite3_bind_double(q, 1, s->total_count);
+        sqlite3_bind_double(q, 2, s->total_sum);
+        sqlite3_bind_int64(q, 3, s->db_id);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            e = store_fail(db, diag, "saving series totals");
+        else
+            s->totals_dirty = false;
+    }
+    sqlite3_finalize(q);
     return e;
 }
 
@@ -140,9 +161,9 @@ enum ks_err metric_store_load(struct metric_store *ms, struct store *db, struct 
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(h,
                            "SELECT s.id, s.namespace, s.name, s.unit, s.dimensions, b.sec, "
-                           "b.count, b.sum, b.min, b.max, b.zeros, b.negative, b.sketch FROM "
-                           "metric_series s JOIN metric_buckets b ON b.series = s.id ORDER BY "
-                           "s.id, b.sec",
+                           "b.count, b.sum, b.min, b.max, b.zeros, b.negative, b.sketch, "
+                           "s.total_count, s.total_sum FROM metric_series s LEFT JOIN "
+                           "metric_buckets b ON b.series = s.id ORDER BY s.id, b.sec",
                            -1, &q, NULL) != SQLITE_OK)
         return store_fail(db, diag, "loading metrics");
     int rc;
@@ -157,6 +178,10 @@ enum ks_err metric_store_load(struct metric_store *ms, struct store *db, struct 
         free(dims_copy);
         struct series *s = &ms->s[idx];
         s->db_id = sqlite3_column_int64(q, 0);
+        s->total_count = sqlite3_column_double(q, 13);
+        s->total_sum = sqlite3_column_double(q, 14);
+        if (sqlite3_column_type(q, 5) == SQLITE_NULL)
+            continue; /* a series whose buckets all expired */
         struct bucket *b = metric_bucket_at(s, sqlite3_column_int64(q, 5));
         b->count = sqlite3_column_double(q, 6);
         b->sum = sqlite3_column_double(q, 7);

@@ -280,6 +280,9 @@ void metric_store_add(struct metric_store *st, size_t series, int64_t time_ms, d
         b->max = value;
     }
     b->dirty = true;
+    s->total_count += 1;
+    s->total_sum += value;
+    s->totals_dirty = true;
     b->count += 1;
     b->sum += value;
     if (value < b->min)
@@ -380,6 +383,13 @@ bool metric_store_percentile(const struct metric_store *st, size_t series, int64
         v = mx;
     *out = v;
     return true;
+}
+
+void metric_store_totals(const struct metric_store *st, size_t series, double *count,
+                         double *sum)
+{
+    *count = st->s[series].total_count;
+    *sum = st->s[series].total_sum;
 }
 
 void metric_store_expire(struct metric_store *st, int64_t before_ms)

@@ -9,23 +9,26 @@ struct store {
 /* Append-only: never edit a shipped migration, add a new one. */
 static const char *const migrations[] = {
     /* 1: source checkpoints and metric buckets */
-    "CREATE TABLE checkpoints (source TEXT PRIMARY KEY, file TEXT NOT NULL, offset INTEGER "
-    "NOT NULL, events INTEGER NOT NULL, watermark_ms INTEGER NOT NULL);"
-    "CREATE TABLE metric_series (id INTEGER PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT "
-    "NULL, unit TEXT NOT NULL, dimensions TEXT NOT NULL, UNIQUE (namespace, name, unit, "
-    "dimensions));"
-    "CREATE TABLE metric_buckets (series INTEGER NOT NULL REFERENCES metric_series(id), sec "
-    "INTEGER NOT NULL, count REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT "
-    "NULL, zeros INTEGER NOT NULL, negative INTEGER NOT NULL, sketch BLOB, PRIMARY KEY (series, "
-    "sec)) WITHOUT ROWID;",
+    ("CREATE TABLE checkpoints (source TEXT PRIMARY KEY, file TEXT NOT NULL, offset INTEGER "
+     "NOT NULL, events INTEGER NOT NULL, watermark_ms INTEGER NOT NULL);"
+     "CREATE TABLE metric_series (id INTEGER PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT "
+     "NULL, unit TEXT NOT NULL, dimensions TEXT NOT NULL, UNIQUE (namespace, name, unit, "
+     "dimensions));"
+     "CREATE TABLE metric_buckets (series INTEGER NOT NULL REFERENCES metric_series(id), sec "
+     "INTEGER NOT NULL, count REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT "
+     "NULL, zeros INTEGER NOT NULL, negative INTEGER NOT NULL, sketch BLOB, PRIMARY KEY (series, "
+     "sec)) WITHOUT ROWID;"),
     /* 2: alarm state and run facts, so a resumed run continues where it stopped */
-    "CREATE TABLE alarm_state (name TEXT PRIMARY KEY, state TEXT NOT NULL, last_eval_ms INTEGER "
-    "NOT NULL, transitions INTEGER NOT NULL);"
-    "CREATE TABLE run_facts (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    ("CREATE TABLE alarm_state (name TEXT PRIMARY KEY, state TEXT NOT NULL, last_eval_ms INTEGER "
+     "NOT NULL, transitions INTEGER NOT NULL);"
+     "CREATE TABLE run_facts (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"),
     /* 3: metric filter counters, so a resumed run reports whole-run totals */
-    "CREATE TABLE filter_stats (name TEXT PRIMARY KEY, matched INTEGER NOT NULL, samples INTEGER "
-    "NOT NULL, defaults INTEGER NOT NULL, no_value INTEGER NOT NULL, dims_dropped INTEGER NOT "
-    "NULL, disabled INTEGER NOT NULL);",
+    ("CREATE TABLE filter_stats (name TEXT PRIMARY KEY, matched INTEGER NOT NULL, samples INTEGER "
+     "NOT NULL, defaults INTEGER NOT NULL, no_value INTEGER NOT NULL, dims_dropped INTEGER NOT "
+     "NULL, disabled INTEGER NOT NULL)"),
+    /* 4: lifetime totals per series, kept when old buckets expire */
+    ("ALTER TABLE metric_series ADD COLUMN total_count REAL NOT NULL DEFAULT 0;"
+     "ALTER TABLE metric_series ADD COLUMN total_sum REAL NOT NULL DEFAULT 0;"),
 };
 
 enum ks_err store_fail(struct store *st, struct ks_diag *diag, const char *what)

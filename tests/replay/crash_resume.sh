@@ -14,12 +14,19 @@ trap 'rm -rf "$T"' EXIT
 "$GEN" --s3 "$T/trail" --bytes 120M --seed 11 >/dev/null 2>&1
 summary() { grep '"type":"Summary"' | jq -S 'del(.durationMs, .files, .badRecords, .late, .untimed, .outsideRange)'; }
 
-"$K" replay --json -q --db "$T/clean.db" -c "$TPL" "$T/trail" | summary >"$T/clean.json"
+start=$(date +%s%N)
+"$K" replay --json -q --db "$T/clean.db" --commit-every 2000 -c "$TPL" "$T/trail" |
+    summary >"$T/clean.json"
+took_ms=$((($(date +%s%N) - start) / 1000000))
 [ -s "$T/clean.json" ] || { echo "FAIL: no summary from the uninterrupted run"; exit 1; }
 
+# kill at fractions of the uninterrupted run's duration (sanitizer builds are
+# several times slower), each run resuming where the previous one died
 mid=0
-for delay in 0.15 0.3 0.45 0.6 0.8; do
-    "$K" replay --json --db "$T/crash.db" -c "$TPL" "$T/trail" >"$T/out.json" 2>"$T/err.txt" &
+for pct in 15 30 45 60 80; do
+    delay=$(awk "BEGIN { printf \"%.3f\", $took_ms * $pct / 100000 }")
+    "$K" replay --json --db "$T/crash.db" --commit-every 2000 -c "$TPL" "$T/trail" \
+        >"$T/out.json" 2>"$T/err.txt" &
     pid=$!
     sleep "$delay"
     kill -9 "$pid" 2>/dev/null || true
@@ -28,7 +35,8 @@ for delay in 0.15 0.3 0.45 0.6 0.8; do
         mid=$((mid + 1))
     fi
 done
-"$K" replay --json --db "$T/crash.db" -c "$TPL" "$T/trail" 2>"$T/err.txt" | summary >"$T/resumed.json"
+"$K" replay --json --db "$T/crash.db" --commit-every 2000 -c "$TPL" "$T/trail" 2>"$T/err.txt" |
+    summary >"$T/resumed.json"
 grep -q 'resuming after [1-9]' "$T/err.txt" && mid=$((mid + 1))
 
 if ! cmp -s "$T/clean.json" "$T/resumed.json"; then
