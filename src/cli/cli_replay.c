@@ -293,9 +293,178 @@ static bool child_state(void *ctx, const char *name, struct alarm_child_state *o
     return false;
 }
 
-static void report_change(struct replay *r, const char *name, const char *type,
-                          const struct alarm_change *ch)
+/* ---- context: who did it ---------------------------------------------- */
+
+#define CTX_TOP 5
+#define CTX_RECENT 10
+#define CTX_DISTINCT 64
+
+struct tally {
+    const char *v[CTX_DISTINCT];
+    unsigned n[CTX_DISTINCT];
+    size_t len;
+    unsigned others; /* values beyond CTX_DISTINCT distinct ones */
+};
+
+struct ctx {
+    size_t events;
+    struct tally principals, keys, ips, errors, agents;
+    struct metric_event_info recent[CTX_RECENT];
+    size_t nrecent;
+};
+
+static void tally_add(struct tally *t, const char *v)
 {
+    if (!v || !*v)
+        return;
+    for (size_t i = 0; i < t->len; i++) {
+        if (!strcmp(t->v[i], v)) {
+            t->n[i]++;
+            return;
+        }
+    }
+    if (t->len == CTX_DISTINCT) {
+        t->others++;
+        return;
+    }
+    t->v[t->len] = v;
+    t->n[t->len++] = 1;
+}
+
+static void ctx_event(void *ud, const struct metric_event_info *ev)
+{
+    struct ctx *c = ud;
+    c->events++;
+    tally_add(&c->principals, ev->principal);
+    tally_add(&c->keys, ev->key);
+    tally_add(&c->ips, ev->source_ip);
+    tally_add(&c->errors, ev->error_code);
+    tally_add(&c->agents, ev->user_agent);
+    if (c->nrecent < CTX_RECENT)
+        c->recent[c->nrecent++] = *ev; /* newest first */
+}
+
+static void tally_sort(struct tally *t)
+{
+    for (size_t i = 1; i < t->len; i++) /* tiny: insertion sort, count desc */
+        for (size_t k = i; k > 0 && t->n[k] > t->n[k - 1]; k--) {
+            const char *v = t->v[k];
+            unsigned n = t->n[k];
+            t->v[k] = t->v[k - 1];
+            t->n[k] = t->n[k - 1];
+            t->v[k - 1] = v;
+            t->n[k - 1] = n;
+        }
+}
+
+/* The matching events behind an alarm's evaluated window. */
+static void build_context(struct replay *r, const struct alarm_def *def, int64_t eval_ms,
+                          struct ctx *c)
+{
+    memset(c, 0, sizeof(*c));
+    int64_t step = def->period < 60 ? 10000 : 60000;
+    int64_t end = eval_ms - (eval_ms % step);
+    int64_t start = end - (int64_t)def->period * 1000 * def->evaluation_periods;
+    struct metric_dim dims[ALARM_MAX_DIMENSIONS];
+    for (size_t i = 0; i < def->n_dimensions && i < ALARM_MAX_DIMENSIONS; i++) {
+        dims[i].name = def->dimensions[i].name;
+        dims[i].value = def->dimensions[i].value;
+    }
+    long series = metric_store_find(r->store, def->ns, def->metric_name, dims, def->n_dimensions,
+                                    def->unit);
+    if (series >= 0)
+        metric_filters_recent(r->mf, series, start, end, ctx_event, c);
+    tally_sort(&c->principals);
+    tally_sort(&c->keys);
+    tally_sort(&c->ips);
+    tally_sort(&c->errors);
+    tally_sort(&c->agents);
+}
+
+static void tally_text(const char *label, const struct tally *t)
+{
+    if (!t->len)
+        return;
+    printf("      %-14s", label);
+    for (size_t i = 0; i < t->len && i < CTX_TOP; i++)
+        printf("%s%s (%u)", i ? ", " : "", t->v[i], t->n[i]);
+    if (t->len > CTX_TOP || t->others)
+        printf(", ...");
+    fputc('\n', stdout);
+}
+
+static void tally_json(const char *label, const struct tally *t)
+{
+    printf(",\"%s\":[", label);
+    for (size_t i = 0; i < t->len && i < CTX_TOP; i++) {
+        fputs(i ? ",{\"value\":" : "{\"value\":", stdout);
+        cli_json_string(stdout, t->v[i], strlen(t->v[i]));
+        printf(",\"count\":%u}", t->n[i]);
+    }
+    fputc(']', stdout);
+}
+
+static void context_text(const struct ctx *c)
+{
+    if (!c->events)
+        return;
+    printf("    who: %zu matching event%s in the evaluated window%s\n", c->events,
+           c->events == 1 ? "" : "s",
+           c->events >= METRIC_CONTEXT_RECENT ? " (the newest " "1000" " are summarised)" : "");
+    tally_text("principals", &c->principals);
+    tally_text("keys", &c->keys);
+    tally_text("source IPs", &c->ips);
+    tally_text("error codes", &c->errors);
+    tally_text("user agents", &c->agents);
+    for (size_t i = 0; i < c->nrecent && i < 3; i++) {
+        char t[40];
+        iso_time(t, sizeof(t), c->recent[i].time_ms);
+        printf("      %s %s %s %s  (%s:%llu)\n", t, c->recent[i].event_name,
+               c->recent[i].error_code[0] ? c->recent[i].error_code : "-",
+               c->recent[i].event_id, c->recent[i].file,
+               (unsigned long long)c->recent[i].offset);
+    }
+}
+
+static void context_json(const struct ctx *c)
+{
+    printf(",\"context\":{\"matchingEvents\":%zu", c->events);
+    tally_json("topPrincipals", &c->principals);
+    tally_json("topKeys", &c->keys);
+    tally_json("topSourceIPs", &c->ips);
+    tally_json("topErrorCodes", &c->errors);
+    tally_json("topUserAgents", &c->agents);
+    fputs(",\"recentEvents\":[", stdout);
+    for (size_t i = 0; i < c->nrecent; i++) {
+        const struct metric_event_info *e = &c->recent[i];
+        char t[40];
+        iso_time(t, sizeof(t), e->time_ms);
+        printf("%s{\"eventTime\":\"%s\",\"eventName\":", i ? "," : "", t);
+        cli_json_string(stdout, e->event_name, strlen(e->event_name));
+        fputs(",\"eventID\":", stdout);
+        cli_json_string(stdout, e->event_id, strlen(e->event_id));
+        fputs(",\"principal\":", stdout);
+        cli_json_string(stdout, e->principal, strlen(e->principal));
+        fputs(",\"key\":", stdout);
+        cli_json_string(stdout, e->key, strlen(e->key));
+        fputs(",\"sourceIPAddress\":", stdout);
+        cli_json_string(stdout, e->source_ip, strlen(e->source_ip));
+        fputs(",\"errorCode\":", stdout);
+        cli_json_string(stdout, e->error_code, strlen(e->error_code));
+        fputs(",\"origin\":{\"file\":", stdout);
+        cli_json_string(stdout, e->file, strlen(e->file));
+        printf(",\"offset\":%llu}}", (unsigned long long)e->offset);
+    }
+    fputs("]}", stdout);
+}
+
+static void report_change(struct replay *r, const char *name, const char *type,
+                          const struct alarm_change *ch, const struct alarm_def *def)
+{
+    struct ctx c;
+    bool with_ctx = def && ch->new_state == ALARM_STATE_ALARM;
+    if (with_ctx)
+        build_context(r, def, ch->time_ms, &c);
     char t[40];
     iso_time(t, sizeof(t), ch->time_ms);
     if (!r->json) {
@@ -303,6 +472,8 @@ static void report_change(struct replay *r, const char *name, const char *type,
             fputs("\r\033[K", stderr);
         printf("%s  %-28s %s -> %s\n    %s\n", t, name, alarm_state_name(ch->old_state),
                alarm_state_name(ch->new_state), ch->reason.data);
+        if (with_ctx)
+            context_text(&c);
         return;
     }
     fputs("{\"type\":\"StateChange\",\"alarm\":", stdout);
@@ -319,7 +490,10 @@ static void report_change(struct replay *r, const char *name, const char *type,
             fputc(',', stdout);
         cli_json_string(stdout, ch->actions[i], strlen(ch->actions[i]));
     }
-    fputs("]}\n", stdout);
+    fputc(']', stdout);
+    if (with_ctx)
+        context_json(&c);
+    fputs("}\n", stdout);
 }
 
 static void eval_composites(struct replay *r, int64_t t)
@@ -331,7 +505,7 @@ static void eval_composites(struct replay *r, int64_t t)
             if (ch.state_changed) {
                 r->comps[i].transitions++;
                 report_change(r, alarm_composite_get_def(r->comps[i].c)->name, "CompositeAlarm",
-                              &ch);
+                              &ch, NULL);
             }
         }
     }
@@ -382,7 +556,8 @@ static void advance(struct replay *r, int64_t t)
                 continue;
             if (alarm_evaluate(ra->a, next, query, r, &ch)) {
                 ra->transitions++;
-                report_change(r, alarm_get_def(ra->a)->name, "MetricAlarm", &ch);
+                report_change(r, alarm_get_def(ra->a)->name, "MetricAlarm", &ch,
+                              alarm_get_def(ra->a));
             }
             record_point(r, ra, next);
             ra->next_eval = alarm_next_evaluation(ra->a, next);
@@ -647,6 +822,7 @@ static int on_event(void *ud, const struct event *ev)
     } else if (ev->time_ms < r->watermark) {
         r->late++; /* counted in the store, but evaluations up to the watermark are final */
     }
+    metric_filters_set_origin(r->mf, ev->file, ev->offset);
     metric_filters_apply(r->mf, ev->data, ev->len, ev->time_ms, r->store);
     if (++r->since_commit >= r->commit_every && commit(r))
         return 1;

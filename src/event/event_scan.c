@@ -545,6 +545,10 @@ static const char *skim_full(struct event_scan *s, const char *p, const char *en
                              unsigned stop, enum vstate st)
 {
     for (;;) {
+        /* a finished value returns before whitespace (its span ends at its
+         * last byte) and before the end-of-input check (top-level scalars) */
+        if (st == V_AFTER && n->depth == stop)
+            return p;
         p = skip_ws(p, end);
         if (p >= end)
             return fail(s, p, "unexpected end of input");
@@ -860,8 +864,10 @@ static enum event_scan_status scan_root(struct event_scan *s, const char *json, 
     s->diag = diag;
     if (diag)
         ks_diag_clear(diag);
-    /* Strings are decoded into scratch; none can be longer than an event. */
-    size_t need = (len < KS_MAX_EVENT_BYTES ? len : KS_MAX_EVENT_BYTES) + 1;
+    /* Strings are decoded into scratch, which must hold the longest string:
+     * the whole text for a record; for a framer's window (not whole), any
+     * string is within an event, or the framer rejects the record. */
+    size_t need = (whole || len < KS_MAX_EVENT_BYTES ? len : KS_MAX_EVENT_BYTES) + 1;
     if (s->scratch_cap < need) {
         /* grows to the largest record seen; never per record after that */
         size_t cap = s->scratch_cap ? s->scratch_cap : 4096;

@@ -81,6 +81,44 @@ void metric_filters_restore_stats(struct metric_filters *mf, size_t index,
 size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len,
                             int64_t time_ms, struct metric_store *store);
 
+/* ---- context: who did it --------------------------------------------------- */
+
+/*
+ * For each JSON-pattern filter the newest METRIC_CONTEXT_RECENT matches are
+ * remembered with the fields an alert needs to name the culprit (the
+ * CloudTrail principal, key, source address, ...), and where the event came
+ * from. Strings are truncated to fixed widths; all are "" when absent.
+ */
+#define METRIC_CONTEXT_RECENT 1000
+
+struct metric_event_info {
+    int64_t time_ms;
+    const char *event_id;
+    const char *event_name;
+    const char *principal; /* sessionIssuer.arn for assumed roles, else userIdentity.arn */
+    const char *key;       /* resources[0].ARN, else requestParameters.keyId */
+    const char *source_ip;
+    const char *error_code;
+    const char *user_agent;
+    const char *file; /* origin (see metric_filters_set_origin) */
+    uint64_t offset;
+};
+
+/* Where the next events come from (borrowed until the next call; copied
+ * when an event is remembered). */
+void metric_filters_set_origin(struct metric_filters *mf, const char *file, uint64_t offset);
+
+typedef void metric_event_fn(void *ud, const struct metric_event_info *ev);
+
+/*
+ * Calls fn for each remembered match, newest first, whose sample went to
+ * series (an id of the store the filters feed; see metric_store_find) with a
+ * time in [start_ms, end_ms). Returns how many were passed. The strings are
+ * valid until the next metric_filters_apply.
+ */
+size_t metric_filters_recent(const struct metric_filters *mf, long series, int64_t start_ms,
+                             int64_t end_ms, metric_event_fn *fn, void *ud);
+
 /* ---- the store ---------------------------------------------------------- */
 
 struct metric_dim {

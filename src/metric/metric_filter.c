@@ -30,8 +30,34 @@ struct ref {
     size_t field_len;
 };
 
+/* One remembered match; fixed widths so the ring never allocates. */
+struct recent {
+    int64_t time_ms;
+    char event_id[64];
+    char event_name[64];
+    char principal[256];
+    char key[256];
+    char source_ip[64];
+    char error_code[96];
+    char user_agent[160];
+    const char *file; /* interned in struct metric_filters */
+    uint64_t offset;
+    long series; /* the series the match's sample went to, -1 for none */
+};
+
+enum ctx_field { CF_EVENT_ID, CF_EVENT_NAME, CF_ISSUER, CF_USER_ARN, CF_RESOURCE, CF_KEY_ID,
+                 CF_SOURCE_IP, CF_ERROR, CF_AGENT, CF_COUNT };
+
+static const char *const ctx_selectors[CF_COUNT] = {
+    "$.eventID", "$.eventName", "$.userIdentity.sessionContext.sessionIssuer.arn",
+    "$.userIdentity.arn", "$.resources[0].ARN", "$.requestParameters.keyId",
+    "$.sourceIPAddress", "$.errorCode", "$.userAgent",
+};
+
 struct filter {
     char *name, *ns, *metric, *unit;
+    struct recent *recent; /* ring of METRIC_CONTEXT_RECENT, JSON patterns only */
+    size_t nrecent, recent_next;
     int pattern;
     enum pattern_kind kind;
     struct ref value;
@@ -52,6 +78,11 @@ struct metric_filters {
     struct filter *f;
     size_t n;
     uint8_t *matched;
+    int ctx_handle[CF_COUNT]; /* selectors for the context, -1 until a JSON filter exists */
+    char **files;             /* interned origin file names */
+    size_t nfiles;
+    const char *origin_file;
+    uint64_t origin_offset;
     /* extraction scratch for space-delimited references */
     const struct filter *cur;
     const char *ext_val[METRIC_MAX_DIMENSIONS + 1];
@@ -64,6 +95,8 @@ struct metric_filters *metric_filters_new(void)
     struct metric_filters *mf = ks_xcalloc(1, sizeof(*mf));
     mf->set = pattern_set_new();
     ks_buf_init(&mf->scratch, 8u << 20);
+    for (int i = 0; i < CF_COUNT; i++)
+        mf->ctx_handle[i] = -1;
     return mf;
 }
 
@@ -83,6 +116,7 @@ void metric_filters_free(struct metric_filters *mf)
         free(f->metric);
         free(f->unit);
         ref_release(&f->value);
+        free(f->recent);
         for (size_t d = 0; d < f->ndims; d++) {
             free(f->dim_keys[d]);
             ref_release(&f->dims[d]);
@@ -90,6 +124,9 @@ void metric_filters_free(struct metric_filters *mf)
     }
     free(mf->f);
     free(mf->matched);
+    for (size_t i = 0; i < mf->nfiles; i++)
+        free(mf->files[i]);
+    free(mf->files);
     pattern_ctx_free(mf->ctx);
     pattern_set_free(mf->set);
     ks_buf_release(&mf->scratch);
@@ -189,6 +226,15 @@ int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def
                     "metric filter '%s': The specified filter pattern does not support dimensions",
                     def->name);
         return -1;
+    }
+    if (f->kind == PATTERN_JSON) {
+        if (mf->ctx_handle[0] < 0) {
+            struct ks_diag cd;
+            for (int i = 0; i < CF_COUNT; i++)
+                mf->ctx_handle[i] =
+                    pattern_set_add_selector(mf->set, ctx_selectors[i], strlen(ctx_selectors[i]), &cd);
+        }
+        f->recent = ks_xcalloc(METRIC_CONTEXT_RECENT, sizeof(*f->recent));
     }
     char what[200];
     snprintf(what, sizeof(what), "metric filter '%s': metricValue", def->name);
@@ -321,7 +367,7 @@ static void guard_cardinality(struct filter *f, int64_t time_ms)
     }
 }
 
-static void emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
+static long emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
                  struct metric_store *store)
 {
     double value;
@@ -332,7 +378,7 @@ static void emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
         pattern_ctx_extract(mf->ctx, (size_t)f->pattern, on_extract, mf);
     ks_buf_reset(&mf->scratch);
     if (ks_buf_grow(&mf->scratch, 4 * (KS_MAX_EVENT_BYTES + 1)) != KS_OK)
-        return;
+        return -1;
     const char *s = NULL;
     size_t n = 0;
     switch (f->value.kind) {
@@ -340,23 +386,23 @@ static void emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
     case REF_JSON:
         if (!json_text(mf, &f->value, &s, &n) || !numeric(s, n, &value)) {
             f->stats.no_value++;
-            return;
+            return -1;
         }
         break;
     case REF_FIELD:
         if (!mf->ext_val[0] || !numeric(mf->ext_val[0], mf->ext_len[0], &value)) {
             f->stats.no_value++;
-            return;
+            return -1;
         }
         break;
-    default: return;
+    default: return -1;
     }
     if (f->ndims == 0) {
         if (f->plain_series < 0)
             f->plain_series = (long)metric_store_series(store, f->ns, f->metric, NULL, 0, f->unit);
         metric_store_add(store, (size_t)f->plain_series, time_ms, value);
         f->stats.samples++;
-        return;
+        return f->plain_series;
     }
     struct metric_dim dims[METRIC_MAX_DIMENSIONS];
     size_t nd = 0;
@@ -383,6 +429,89 @@ static void emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
         guard_cardinality(f, time_ms);
     metric_store_add(store, series, time_ms, value);
     f->stats.samples++;
+    return (long)series;
+}
+
+void metric_filters_set_origin(struct metric_filters *mf, const char *file, uint64_t offset)
+{
+    mf->origin_offset = offset;
+    if (!file) {
+        mf->origin_file = NULL;
+        return;
+    }
+    if (mf->origin_file && strcmp(mf->origin_file, file) == 0)
+        return;
+    mf->files = ks_xrealloc(mf->files, (mf->nfiles + 1) * sizeof(char *));
+    mf->files[mf->nfiles] = ks_xstrdup(file);
+    mf->origin_file = mf->files[mf->nfiles++];
+}
+
+/* Copies the decoded text of a context selector into out (truncated). */
+static void ctx_text(struct metric_filters *mf, int field, char *out, size_t size)
+{
+    out[0] = '\0';
+    const struct event_value *v;
+    if (mf->ctx_handle[field] < 0 || pattern_ctx_selector(mf->ctx, mf->ctx_handle[field], &v) == 0)
+        return;
+    if (v->type != EVENT_V_STRING && v->type != EVENT_V_NUMBER)
+        return;
+    const char *s = v->ptr;
+    size_t n = v->len;
+    if (v->type == EVENT_V_STRING)
+        n = event_value_string(v, pattern_ctx_scratch(mf->ctx), &s);
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+static void remember(struct metric_filters *mf, struct filter *f, int64_t time_ms, long series)
+{
+    struct recent *r = &f->recent[f->recent_next];
+    f->recent_next = (f->recent_next + 1) % METRIC_CONTEXT_RECENT;
+    if (f->nrecent < METRIC_CONTEXT_RECENT)
+        f->nrecent++;
+    r->time_ms = time_ms;
+    ctx_text(mf, CF_EVENT_ID, r->event_id, sizeof(r->event_id));
+    ctx_text(mf, CF_EVENT_NAME, r->event_name, sizeof(r->event_name));
+    ctx_text(mf, CF_ISSUER, r->principal, sizeof(r->principal));
+    if (!r->principal[0])
+        ctx_text(mf, CF_USER_ARN, r->principal, sizeof(r->principal));
+    ctx_text(mf, CF_RESOURCE, r->key, sizeof(r->key));
+    if (!r->key[0])
+        ctx_text(mf, CF_KEY_ID, r->key, sizeof(r->key));
+    ctx_text(mf, CF_SOURCE_IP, r->source_ip, sizeof(r->source_ip));
+    ctx_text(mf, CF_ERROR, r->error_code, sizeof(r->error_code));
+    ctx_text(mf, CF_AGENT, r->user_agent, sizeof(r->user_agent));
+    r->file = mf->origin_file;
+    r->offset = mf->origin_offset;
+    r->series = series;
+}
+
+size_t metric_filters_recent(const struct metric_filters *mf, long series, int64_t start_ms,
+                             int64_t end_ms, metric_event_fn *fn, void *ud)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < mf->n; i++) {
+        const struct filter *f = &mf->f[i];
+        if (!f->recent)
+            continue;
+        for (size_t k = 0; k < f->nrecent; k++) {
+            size_t at = (f->recent_next + METRIC_CONTEXT_RECENT - 1 - k) % METRIC_CONTEXT_RECENT;
+            const struct recent *r = &f->recent[at];
+            if (r->series != series || r->time_ms < start_ms || r->time_ms >= end_ms)
+                continue;
+            struct metric_event_info ev = {
+                .time_ms = r->time_ms, .event_id = r->event_id, .event_name = r->event_name,
+                .principal = r->principal, .key = r->key, .source_ip = r->source_ip,
+                .error_code = r->error_code, .user_agent = r->user_agent,
+                .file = r->file ? r->file : "", .offset = r->offset,
+            };
+            fn(ud, &ev);
+            n++;
+        }
+    }
+    return n;
 }
 
 size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len,
@@ -395,7 +524,9 @@ size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t l
             continue;
         if (mf->matched[f->pattern]) {
             f->stats.matched++;
-            emit(mf, f, time_ms, store);
+            long series = emit(mf, f, time_ms, store);
+            if (f->recent)
+                remember(mf, f, time_ms, series);
         } else if (f->has_default) {
             if (f->plain_series < 0)
                 f->plain_series =

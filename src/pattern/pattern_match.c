@@ -531,7 +531,7 @@ size_t pattern_ctx_extract(struct pattern_ctx *c, size_t index, pattern_extract_
         return 0;
     const struct sd_assign *as = c->assign[index];
     size_t n = 0;
-    char name[80];
+    char name[KS_MAX_PATTERN_BYTES + 2]; /* a slot name is part of a pattern */
     for (size_t i = 0; i < p->nslots; i++) {
         const struct sd_slot *sl = &p->slots[i];
         for (uint32_t k = 0; k < as[i].count; k++) {

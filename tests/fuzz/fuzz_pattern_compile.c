@@ -34,7 +34,7 @@
 #include "pattern/pattern.h"
 
 #ifndef TOLERATE_B3 /* -DTOLERATE_B3=0 checks a fix */
-#define TOLERATE_B3 1
+#define TOLERATE_B3 0
 #endif
 
 #define MAX_INPUT   2048
