@@ -8,14 +8,14 @@ set -eu
 cd "$(dirname "$0")/.."
 fail=0
 for f in $(git ls-files 'src/*.c'); do
-    if ! grep -q '#include "base/ks.h"\|#include "base/banned.h"\|#include "[a-z]*/[a-z_]*.h"' "$f"; then
+    if ! grep -q '#include "base/ks.h"\|#include "base/banned.h"\|#include "[a-z0-9_]*/[a-z0-9_]*.h"' "$f"; then
         echo "lint: $f includes no project header (banned.h would not apply)"; fail=1
     fi
 done
 for f in $(git ls-files 'src/*.[ch]' 'tests/*.c' 'bench/*.c'); do
     dir=$(dirname "$f")
-    grep -o '#include "[a-z]*/[a-z_]*_int\.h"' "$f" 2>/dev/null | while read -r inc; do
-        mod=$(echo "$inc" | sed 's/#include "\([a-z]*\)\/.*/\1/')
+    grep -o '#include "[a-z0-9_]*/[a-z0-9_]*_int\.h"' "$f" 2>/dev/null | while read -r inc; do
+        mod=$(echo "$inc" | sed 's/#include "\([a-z0-9_]*\)\/.*/\1/')
         case "$dir" in
             src/"$mod") ;;
             *) echo "lint: $f includes private header of module $mod"; exit 1 ;;

@@ -36,9 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REPLAY_COMMIT_EVENTS 65536
+#define REPLAY_COMMIT_EVENTS      65536
 #define REPLAY_DEFAULT_LATENESS_S 900 /* CloudTrail delivers within ~15 minutes */
-#define REPLAY_CHART_WIDTH 60
+#define REPLAY_CHART_WIDTH        60
 
 static const char help[] =
     "usage: keysentry replay [options] -c TEMPLATE PATH...\n"
@@ -157,8 +157,8 @@ static int collect(struct inputs *in, const char *path, unsigned depth)
             continue;
         struct ks_buf b;
         ks_buf_init(&b, 1u << 16);
-        if (ks_buf_addf(&b, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
-                        e->d_name) == KS_OK)
+        if (ks_buf_addf(&b, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", e->d_name) ==
+            KS_OK)
             rc |= collect(in, b.data, depth + 1);
         ks_buf_release(&b);
     }
@@ -222,8 +222,8 @@ struct replay {
     uint64_t resume_offset;
     bool skipping;
     uint64_t since_commit, commit_every;
-    const char *cur_file;  /* the file being read */
-    const char *cp_file;   /* where the last consumed event came from: the checkpoint */
+    const char *cur_file; /* the file being read */
+    const char *cp_file;  /* where the last consumed event came from: the checkpoint */
     uint64_t cp_offset;
     int failed;
     /* progress */
@@ -238,8 +238,8 @@ static void iso_time(char *buf, size_t n, int64_t ms)
     time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
-    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static bool query(void *ctx, const struct alarm_def *def, int64_t start_ms, int64_t end_ms,
@@ -251,8 +251,8 @@ static bool query(void *ctx, const struct alarm_def *def, int64_t start_ms, int6
         dims[i].name = def->dimensions[i].name;
         dims[i].value = def->dimensions[i].value;
     }
-    long s = metric_store_find(r->store, def->ns, def->metric_name, dims, def->n_dimensions,
-                               def->unit);
+    long s =
+        metric_store_find(r->store, def->ns, def->metric_name, dims, def->n_dimensions, def->unit);
     if (s < 0)
         return false;
     struct metric_stats st;
@@ -260,11 +260,21 @@ static bool query(void *ctx, const struct alarm_def *def, int64_t start_ms, int6
         return false;
     out->sample_count = st.sample_count;
     switch (def->statistic) {
-    case ALARM_STAT_SAMPLE_COUNT: out->value = st.sample_count; break;
-    case ALARM_STAT_SUM: out->value = st.sum; break;
-    case ALARM_STAT_AVERAGE: out->value = st.sum / st.sample_count; break;
-    case ALARM_STAT_MINIMUM: out->value = st.minimum; break;
-    case ALARM_STAT_MAXIMUM: out->value = st.maximum; break;
+    case ALARM_STAT_SAMPLE_COUNT:
+        out->value = st.sample_count;
+        break;
+    case ALARM_STAT_SUM:
+        out->value = st.sum;
+        break;
+    case ALARM_STAT_AVERAGE:
+        out->value = st.sum / st.sample_count;
+        break;
+    case ALARM_STAT_MINIMUM:
+        out->value = st.minimum;
+        break;
+    case ALARM_STAT_MAXIMUM:
+        out->value = st.maximum;
+        break;
     case ALARM_STAT_NONE: {
         double p = strtod(def->extended_statistic + 1, NULL);
         return metric_store_percentile(r->store, (size_t)s, start_ms, end_ms, p, &out->value);
@@ -295,8 +305,8 @@ static bool child_state(void *ctx, const char *name, struct alarm_child_state *o
 
 /* ---- context: who did it ---------------------------------------------- */
 
-#define CTX_TOP 5
-#define CTX_RECENT 10
+#define CTX_TOP      5
+#define CTX_RECENT   10
 #define CTX_DISTINCT 64
 
 struct tally {
@@ -370,8 +380,8 @@ static void build_context(struct replay *r, const struct alarm_def *def, int64_t
         dims[i].name = def->dimensions[i].name;
         dims[i].value = def->dimensions[i].value;
     }
-    long series = metric_store_find(r->store, def->ns, def->metric_name, dims, def->n_dimensions,
-                                    def->unit);
+    long series =
+        metric_store_find(r->store, def->ns, def->metric_name, dims, def->n_dimensions, def->unit);
     if (series >= 0)
         metric_filters_recent(r->mf, series, start, end, ctx_event, c);
     tally_sort(&c->principals);
@@ -410,7 +420,10 @@ static void context_text(const struct ctx *c)
         return;
     printf("    who: %zu matching event%s in the evaluated window%s\n", c->events,
            c->events == 1 ? "" : "s",
-           c->events >= METRIC_CONTEXT_RECENT ? " (the newest " "1000" " are summarised)" : "");
+           c->events >= METRIC_CONTEXT_RECENT ? " (the newest "
+                                                "1000"
+                                                " are summarised)"
+                                              : "");
     tally_text("principals", &c->principals);
     tally_text("keys", &c->keys);
     tally_text("source IPs", &c->ips);
@@ -420,9 +433,8 @@ static void context_text(const struct ctx *c)
         char t[40];
         iso_time(t, sizeof(t), c->recent[i].time_ms);
         printf("      %s %s %s %s  (%s:%llu)\n", t, c->recent[i].event_name,
-               c->recent[i].error_code[0] ? c->recent[i].error_code : "-",
-               c->recent[i].event_id, c->recent[i].file,
-               (unsigned long long)c->recent[i].offset);
+               c->recent[i].error_code[0] ? c->recent[i].error_code : "-", c->recent[i].event_id,
+               c->recent[i].file, (unsigned long long)c->recent[i].offset);
     }
 }
 
@@ -588,13 +600,13 @@ static void show_progress(struct replay *r, bool final)
     if (!final && since < 0.25)
         return;
     r->last_progress = now;
-    double el = (double)(now.tv_sec - r->started.tv_sec) +
-                (double)(now.tv_nsec - r->started.tv_nsec) / 1e9;
+    double el =
+        (double)(now.tv_sec - r->started.tv_sec) + (double)(now.tv_nsec - r->started.tv_nsec) / 1e9;
     double frac = r->in->bytes ? (double)r->bytes_done / (double)r->in->bytes : 1;
     double eta = frac > 0.001 ? el / frac - el : 0;
     int bar = (int)(frac * 30);
-    fprintf(stderr, "\r\033[K[%.*s%*s] %zu/%zu files, %llu events, %.0f events/s, ETA %.0fs",
-            bar, "##############################", 30 - bar, "", r->file_index, r->in->n,
+    fprintf(stderr, "\r\033[K[%.*s%*s] %zu/%zu files, %llu events, %.0f events/s, ETA %.0fs", bar,
+            "##############################", 30 - bar, "", r->file_index, r->in->n,
             (unsigned long long)r->events, el > 0 ? (double)r->events / el : 0, eta);
     if (final)
         fputs("\r\033[K", stderr);
@@ -726,8 +738,8 @@ static int restore(struct replay *r, struct store_checkpoint *cp, bool *found)
             bool changed;
             struct ks_diag dd;
             int64_t next = sqlite3_column_int64(q, 2);
-            if (alarm_set_state(r->alarms[i].a, s, "Restored from a replay checkpoint", NULL,
-                                next, &changed, NULL, &dd) != KS_OK)
+            if (alarm_set_state(r->alarms[i].a, s, "Restored from a replay checkpoint", NULL, next,
+                                &changed, NULL, &dd) != KS_OK)
                 continue;
             r->alarms[i].next_eval = next;
             r->alarms[i].transitions = (uint64_t)sqlite3_column_int64(q, 3);
@@ -883,7 +895,8 @@ static int build(struct replay *r, const char *tpl_path)
         struct alarm_def def;
         alarm_def_init(&def);
         struct alarm_dimension dims[ALARM_MAX_DIMENSIONS];
-        size_t nd = ca->n_dimensions < ALARM_MAX_DIMENSIONS ? ca->n_dimensions : ALARM_MAX_DIMENSIONS;
+        size_t nd =
+            ca->n_dimensions < ALARM_MAX_DIMENSIONS ? ca->n_dimensions : ALARM_MAX_DIMENSIONS;
         for (size_t k = 0; k < nd; k++) {
             dims[k].name = ca->dimensions[k].name;
             dims[k].value = ca->dimensions[k].value;
@@ -902,15 +915,16 @@ static int build(struct replay *r, const char *tpl_path)
         def.extended_statistic = ca->extended_statistic;
         def.period = (int32_t)ca->period;
         def.evaluation_periods = (int32_t)ca->evaluation_periods;
-        def.datapoints_to_alarm = ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
+        def.datapoints_to_alarm =
+            ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
         def.threshold = ca->threshold;
         if (!ca->comparison_operator ||
             !alarm_comparison_parse(ca->comparison_operator, &def.comparison)) {
             cli_error("%s: alarm '%s': unknown ComparisonOperator", tpl_path, ca->name);
             return -1;
         }
-        if (ca->treat_missing_data && !alarm_treat_missing_parse(ca->treat_missing_data,
-                                                                  &def.treat_missing)) {
+        if (ca->treat_missing_data &&
+            !alarm_treat_missing_parse(ca->treat_missing_data, &def.treat_missing)) {
             cli_error("%s: alarm '%s': unknown TreatMissingData", tpl_path, ca->name);
             return -1;
         }
@@ -1006,10 +1020,11 @@ static void chart(struct replay *r, struct ralarm *ra)
                                          "\u2585", "\u2586", "\u2587", "\u2588"};
     char thr[40];
     alarm_fmt_double(thr, def->threshold);
-    printf("    %s %s per %ds, %d columns of %.0f s (the worst period each), threshold %s %s\n    |",
-           def->statistic ? alarm_statistic_name(def->statistic) : def->extended_statistic,
-           def->metric_name, def->period, cols, (double)span / cols / 1000.0,
-           alarm_comparison_name(def->comparison), thr);
+    printf(
+        "    %s %s per %ds, %d columns of %.0f s (the worst period each), threshold %s %s\n    |",
+        def->statistic ? alarm_statistic_name(def->statistic) : def->extended_statistic,
+        def->metric_name, def->period, cols, (double)span / cols / 1000.0,
+        alarm_comparison_name(def->comparison), thr);
     for (int c = 0; c < cols; c++) {
         if (!have[c]) {
             fputs(" ", stdout);
@@ -1023,11 +1038,20 @@ static void chart(struct replay *r, struct ralarm *ra)
         bool breach = false;
         if (have[c]) {
             switch (def->comparison) {
-            case ALARM_CMP_GT: breach = vals[c] > def->threshold; break;
-            case ALARM_CMP_GE: breach = vals[c] >= def->threshold; break;
-            case ALARM_CMP_LT: breach = vals[c] < def->threshold; break;
-            case ALARM_CMP_LE: breach = vals[c] <= def->threshold; break;
-            default: break;
+            case ALARM_CMP_GT:
+                breach = vals[c] > def->threshold;
+                break;
+            case ALARM_CMP_GE:
+                breach = vals[c] >= def->threshold;
+                break;
+            case ALARM_CMP_LT:
+                breach = vals[c] < def->threshold;
+                break;
+            case ALARM_CMP_LE:
+                breach = vals[c] <= def->threshold;
+                break;
+            default:
+                break;
             }
         }
         fputs(breach ? "^" : " ", stdout);
@@ -1050,8 +1074,8 @@ static void summary(struct replay *r, double secs)
         printf("{\"type\":\"Summary\",\"files\":%llu,\"events\":%llu,\"badRecords\":%llu,"
                "\"untimed\":%llu,\"late\":%llu,\"outsideRange\":%llu,",
                (unsigned long long)r->st.files, (unsigned long long)r->events,
-               (unsigned long long)bad, (unsigned long long)r->untimed,
-               (unsigned long long)r->late, (unsigned long long)r->outside);
+               (unsigned long long)bad, (unsigned long long)r->untimed, (unsigned long long)r->late,
+               (unsigned long long)r->outside);
         if (r->events)
             printf("\"firstEventTime\":\"%s\",\"lastEventTime\":\"%s\",", a, b);
         fputs("\"matched\":{", stdout);
@@ -1187,7 +1211,9 @@ int cli_replay(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': tpl_path = optarg; break;
+        case 'c':
+            tpl_path = optarg;
+            break;
         case 'p':
             if (!strchr(optarg, '=')) {
                 cli_error("--param needs KEY=VALUE, got '%s'", optarg);
@@ -1196,9 +1222,15 @@ int cli_replay(int argc, char **argv)
             }
             params[copts.n_params++] = optarg;
             break;
-        case 'S': copts.stack_name = optarg; break;
-        case 'A': copts.account_id = optarg; break;
-        case 'R': copts.region = optarg; break;
+        case 'S':
+            copts.stack_name = optarg;
+            break;
+        case 'A':
+            copts.account_id = optarg;
+            break;
+        case 'R':
+            copts.region = optarg;
+            break;
         case 'F':
         case 'U': {
             int64_t ms;
@@ -1228,7 +1260,9 @@ int cli_replay(int argc, char **argv)
             r.lateness_ms = (int64_t)(s * 1000);
             break;
         }
-        case 'D': db_path = optarg; break;
+        case 'D':
+            db_path = optarg;
+            break;
         case 'E': {
             char *end;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -1253,13 +1287,17 @@ int cli_replay(int argc, char **argv)
             retention_given = true;
             break;
         }
-        case 'j': r.json = true; break;
+        case 'j':
+            r.json = true;
+            break;
         case 'n':
             cli_error("--notify needs the notifications feature, which is not available yet; "
                       "replay reports state changes without delivering anything");
             free(params);
             return CLI_USAGE;
-        case 'q': r.quiet = true; break;
+        case 'q':
+            r.quiet = true;
+            break;
         case 'h':
             fputs(help, stdout);
             free(params);

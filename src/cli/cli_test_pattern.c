@@ -69,7 +69,8 @@ static void show_progress(struct tp *t, bool final)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double dt = (double)(now.tv_sec - t->last.tv_sec) + (double)(now.tv_nsec - t->last.tv_nsec) / 1e9;
+    double dt =
+        (double)(now.tv_sec - t->last.tv_sec) + (double)(now.tv_nsec - t->last.tv_nsec) / 1e9;
     if (!final && dt < 1.0)
         return;
     if (final && !t->progress_shown)

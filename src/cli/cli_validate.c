@@ -76,11 +76,15 @@ static int check(const struct config_template *t, const char *path)
     for (size_t i = 0; i < t->n_metric_filters; i++) {
         const struct config_metric_filter *f = &t->metric_filters[i];
         const struct config_metric_transformation *x = &f->transformations[0];
-        struct metric_filter_def def = {
-            .name = f->filter_name, .pattern = f->filter_pattern,
-            .namespace_ = x->metric_namespace, .metric_name = x->metric_name,
-            .value = x->metric_value, .has_default = x->has_default_value,
-            .default_value = x->default_value, .unit = x->unit, .ndims = x->n_dimensions};
+        struct metric_filter_def def = {.name = f->filter_name,
+                                        .pattern = f->filter_pattern,
+                                        .namespace_ = x->metric_namespace,
+                                        .metric_name = x->metric_name,
+                                        .value = x->metric_value,
+                                        .has_default = x->has_default_value,
+                                        .default_value = x->default_value,
+                                        .unit = x->unit,
+                                        .ndims = x->n_dimensions};
         for (size_t k = 0; k < x->n_dimensions && k < METRIC_MAX_DIMENSIONS; k++) {
             def.dims[k].key = x->dimensions[k].name;
             def.dims[k].ref = x->dimensions[k].value;
@@ -91,8 +95,8 @@ static int check(const struct config_template *t, const char *path)
                     d.msg);
             if (d.offset != SIZE_MAX) {
                 char msg[1400];
-                ks_diag_render(&d, "  FilterPattern", f->filter_pattern,
-                               strlen(f->filter_pattern), msg, sizeof(msg));
+                ks_diag_render(&d, "  FilterPattern", f->filter_pattern, strlen(f->filter_pattern),
+                               msg, sizeof(msg));
                 fprintf(stderr, "%s\n", msg);
             }
             bad = 1;
@@ -114,7 +118,8 @@ static int check(const struct config_template *t, const char *path)
         def.extended_statistic = ca->extended_statistic;
         def.period = (int32_t)ca->period;
         def.evaluation_periods = (int32_t)ca->evaluation_periods;
-        def.datapoints_to_alarm = ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
+        def.datapoints_to_alarm =
+            ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
         def.threshold = ca->threshold;
         if (ca->comparison_operator)
             alarm_comparison_parse(ca->comparison_operator, &def.comparison);
@@ -147,10 +152,14 @@ static int check(const struct config_template *t, const char *path)
 int cli_validate(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"template", required_argument, NULL, 'c'}, {"param", required_argument, NULL, 'p'},
-        {"stack-name", required_argument, NULL, 'S'}, {"account", required_argument, NULL, 'A'},
-        {"region", required_argument, NULL, 'R'},   {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"template", required_argument, NULL, 'c'},
+        {"param", required_argument, NULL, 'p'},
+        {"stack-name", required_argument, NULL, 'S'},
+        {"account", required_argument, NULL, 'A'},
+        {"region", required_argument, NULL, 'R'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct config_options copts;
     memset(&copts, 0, sizeof(copts));
@@ -161,7 +170,9 @@ int cli_validate(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
+        case 'c':
+            path = optarg;
+            break;
         case 'p':
             if (!strchr(optarg, '=')) {
                 cli_error("--param needs KEY=VALUE, got '%s'", optarg);
@@ -170,10 +181,18 @@ int cli_validate(int argc, char **argv)
             }
             params[copts.n_params++] = optarg;
             break;
-        case 'S': copts.stack_name = optarg; break;
-        case 'A': copts.account_id = optarg; break;
-        case 'R': copts.region = optarg; break;
-        case 'q': quiet = true; break;
+        case 'S':
+            copts.stack_name = optarg;
+            break;
+        case 'A':
+            copts.account_id = optarg;
+            break;
+        case 'R':
+            copts.region = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
         case 'h':
             fputs(help, stdout);
             free(params);

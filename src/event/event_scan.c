@@ -411,8 +411,8 @@ static inline bool nest_top_obj(const struct nest *n)
 
 /* One token of the scalar skim: 1 = continue, 0 = closed depth `stop`
  * (*pp is past it), -1 = error. Called only outside strings. */
-static inline int skim_token(struct event_scan *s, const char **pp, const char *end,
-                             struct nest *n, unsigned stop)
+static inline int skim_token(struct event_scan *s, const char **pp, const char *end, struct nest *n,
+                             unsigned stop)
 {
     const char *p = *pp;
     char c = *p;

@@ -23,9 +23,9 @@
 #include "base/ks.h"
 #include "pattern/pattern.h"
 
-#define METRIC_MAX_DIMENSIONS 3          /* per transformation, as AWS */
-#define METRIC_MAX_SERIES_PER_HOUR 1000  /* per filter: AWS disables such filters */
-#define METRIC_SKETCH_ALPHA 0.01         /* relative accuracy of percentiles */
+#define METRIC_MAX_DIMENSIONS      3    /* per transformation, as AWS */
+#define METRIC_MAX_SERIES_PER_HOUR 1000 /* per filter: AWS disables such filters */
+#define METRIC_SKETCH_ALPHA        0.01 /* relative accuracy of percentiles */
 
 struct metric_dimension_def {
     const char *key;
@@ -63,9 +63,9 @@ struct metric_filter_stats {
     uint64_t matched;
     uint64_t samples;
     uint64_t defaults;
-    uint64_t no_value;      /* matched but metricValue not numeric/absent (M2) */
-    uint64_t dims_dropped;  /* dimension values missing or invalid (M3) */
-    bool disabled;          /* cardinality guard tripped */
+    uint64_t no_value;     /* matched but metricValue not numeric/absent (M2) */
+    uint64_t dims_dropped; /* dimension values missing or invalid (M3) */
+    bool disabled;         /* cardinality guard tripped */
 };
 const struct metric_filter_stats *metric_filters_stats(const struct metric_filters *mf,
                                                        size_t index);
@@ -78,8 +78,8 @@ void metric_filters_restore_stats(struct metric_filters *mf, size_t index,
  * Applies every filter to one event at time_ms, adding samples to store.
  * Returns how many filters matched. Not thread-safe (uses internal scratch).
  */
-size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len,
-                            int64_t time_ms, struct metric_store *store);
+size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len, int64_t time_ms,
+                            struct metric_store *store);
 
 /* ---- context: who did it --------------------------------------------------- */
 
@@ -157,8 +157,7 @@ bool metric_store_percentile(const struct metric_store *st, size_t series, int64
 
 /* SampleCount and Sum of everything ever added to the series (expiry does
  * not change them). */
-void metric_store_totals(const struct metric_store *st, size_t series, double *count,
-                         double *sum);
+void metric_store_totals(const struct metric_store *st, size_t series, double *count, double *sum);
 
 /* Drops buckets older than before_ms in every series (retention). */
 void metric_store_expire(struct metric_store *st, int64_t before_ms);

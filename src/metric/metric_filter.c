@@ -45,13 +45,23 @@ struct recent {
     long series; /* the series the match's sample went to, -1 for none */
 };
 
-enum ctx_field { CF_EVENT_ID, CF_EVENT_NAME, CF_ISSUER, CF_USER_ARN, CF_RESOURCE, CF_KEY_ID,
-                 CF_SOURCE_IP, CF_ERROR, CF_AGENT, CF_COUNT };
+enum ctx_field {
+    CF_EVENT_ID,
+    CF_EVENT_NAME,
+    CF_ISSUER,
+    CF_USER_ARN,
+    CF_RESOURCE,
+    CF_KEY_ID,
+    CF_SOURCE_IP,
+    CF_ERROR,
+    CF_AGENT,
+    CF_COUNT
+};
 
 static const char *const ctx_selectors[CF_COUNT] = {
-    "$.eventID", "$.eventName", "$.userIdentity.sessionContext.sessionIssuer.arn",
+    "$.eventID",          "$.eventName",        "$.userIdentity.sessionContext.sessionIssuer.arn",
     "$.userIdentity.arn", "$.resources[0].ARN", "$.requestParameters.keyId",
-    "$.sourceIPAddress", "$.errorCode", "$.userAgent",
+    "$.sourceIPAddress",  "$.errorCode",        "$.userAgent",
 };
 
 struct filter {
@@ -144,8 +154,7 @@ static bool parse_double(const char *s, double *out)
 
 /* A metricValue or dimension reference, per the filter's pattern class (§3.4). */
 static enum ks_err parse_ref(struct metric_filters *mf, enum pattern_kind kind, const char *text,
-                             bool numeric_ok, struct ref *r, const char *what,
-                             struct ks_diag *diag)
+                             bool numeric_ok, struct ref *r, const char *what, struct ks_diag *diag)
 {
     memset(r, 0, sizeof(*r));
     r->handle = -1;
@@ -191,12 +200,13 @@ int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def
 {
     ks_diag_clear(diag);
     if (!def->namespace_ || !*def->namespace_ || !def->metric_name || !*def->metric_name) {
-        ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "metric filter '%s' needs a namespace and a metric name",
-                    def->name);
+        ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
+                    "metric filter '%s' needs a namespace and a metric name", def->name);
         return -1;
     }
     if (def->ndims > METRIC_MAX_DIMENSIONS) {
-        ks_diag_set(diag, KS_E_LIMIT, SIZE_MAX, "metric filter '%s': at most 3 dimensions", def->name);
+        ks_diag_set(diag, KS_E_LIMIT, SIZE_MAX, "metric filter '%s': at most 3 dimensions",
+                    def->name);
         return -1;
     }
     if (def->ndims && def->has_default) {
@@ -231,8 +241,8 @@ int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def
         if (mf->ctx_handle[0] < 0) {
             struct ks_diag cd;
             for (int i = 0; i < CF_COUNT; i++)
-                mf->ctx_handle[i] =
-                    pattern_set_add_selector(mf->set, ctx_selectors[i], strlen(ctx_selectors[i]), &cd);
+                mf->ctx_handle[i] = pattern_set_add_selector(mf->set, ctx_selectors[i],
+                                                             strlen(ctx_selectors[i]), &cd);
         }
         f->recent = ks_xcalloc(METRIC_CONTEXT_RECENT, sizeof(*f->recent));
     }
@@ -284,7 +294,8 @@ static void on_extract(void *ud, const char *name, size_t nl, const char *v, siz
 {
     struct metric_filters *mf = ud;
     const struct filter *f = mf->cur;
-    if (f->value.kind == REF_FIELD && f->value.field_len == nl && !memcmp(f->value.field, name, nl)) {
+    if (f->value.kind == REF_FIELD && f->value.field_len == nl &&
+        !memcmp(f->value.field, name, nl)) {
         mf->ext_val[0] = v;
         mf->ext_len[0] = vl;
     }
@@ -382,7 +393,9 @@ static long emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
     const char *s = NULL;
     size_t n = 0;
     switch (f->value.kind) {
-    case REF_LITERAL: value = f->value.literal; break;
+    case REF_LITERAL:
+        value = f->value.literal;
+        break;
     case REF_JSON:
         if (!json_text(mf, &f->value, &s, &n) || !numeric(s, n, &value)) {
             f->stats.no_value++;
@@ -395,7 +408,8 @@ static long emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
             return -1;
         }
         break;
-    default: return -1;
+    default:
+        return -1;
     }
     if (f->ndims == 0) {
         if (f->plain_series < 0)
@@ -409,9 +423,9 @@ static long emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
     for (size_t d = 0; d < f->ndims; d++) {
         const char *dv = NULL;
         size_t dl = 0;
-        bool ok = f->dims[d].kind == REF_JSON ? json_text(mf, &f->dims[d], &dv, &dl)
-                                               : (dv = mf->ext_val[d + 1], dl = mf->ext_len[d + 1],
-                                                  dv != NULL);
+        bool ok = f->dims[d].kind == REF_JSON
+                      ? json_text(mf, &f->dims[d], &dv, &dl)
+                      : (dv = mf->ext_val[d + 1], dl = mf->ext_len[d + 1], dv != NULL);
         if (!ok || !valid_dim_value(dv, dl)) {
             f->stats.dims_dropped++;
             continue;
@@ -502,10 +516,16 @@ size_t metric_filters_recent(const struct metric_filters *mf, long series, int64
             if (r->series != series || r->time_ms < start_ms || r->time_ms >= end_ms)
                 continue;
             struct metric_event_info ev = {
-                .time_ms = r->time_ms, .event_id = r->event_id, .event_name = r->event_name,
-                .principal = r->principal, .key = r->key, .source_ip = r->source_ip,
-                .error_code = r->error_code, .user_agent = r->user_agent,
-                .file = r->file ? r->file : "", .offset = r->offset,
+                .time_ms = r->time_ms,
+                .event_id = r->event_id,
+                .event_name = r->event_name,
+                .principal = r->principal,
+                .key = r->key,
+                .source_ip = r->source_ip,
+                .error_code = r->error_code,
+                .user_agent = r->user_agent,
+                .file = r->file ? r->file : "",
+                .offset = r->offset,
             };
             fn(ud, &ev);
             n++;
@@ -514,8 +534,8 @@ size_t metric_filters_recent(const struct metric_filters *mf, long series, int64
     return n;
 }
 
-size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len,
-                            int64_t time_ms, struct metric_store *store)
+size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len, int64_t time_ms,
+                            struct metric_store *store)
 {
     size_t n = pattern_ctx_match(mf->ctx, msg, len, mf->matched, NULL);
     for (size_t i = 0; i < mf->n; i++) {

@@ -13,9 +13,9 @@ struct sk_entry {
 struct bucket {
     int64_t sec;
     double count, sum, min, max;
-    uint32_t zeros;      /* samples equal to 0 */
-    bool negative;       /* some sample < 0: percentiles unavailable */
-    bool dirty;          /* changed since the last save */
+    uint32_t zeros; /* samples equal to 0 */
+    bool negative;  /* some sample < 0: percentiles unavailable */
+    bool dirty;     /* changed since the last save */
     uint32_t nsk, capsk;
     struct sk_entry *sk; /* sorted by index */
 };
@@ -28,7 +28,7 @@ struct series {
     char *key;
     struct bucket *b;
     size_t nb, capb;
-    int64_t db_id; /* row id in metric_series, 0 = not saved yet */
+    int64_t db_id;                 /* row id in metric_series, 0 = not saved yet */
     double total_count, total_sum; /* lifetime, unaffected by expiry */
     bool totals_dirty;
 };

@@ -112,7 +112,8 @@ enum ks_err metric_store_save(struct metric_store *ms, struct store *db, struct 
     sqlite3_finalize(q);
     if (e)
         return e;
-    if (sqlite3_prepare_v2(h, "UPDATE metric_series SET total_count = ?, total_sum = ? WHERE id = ?",
+    if (sqlite3_prepare_v2(h,
+                           "UPDATE metric_series SET total_count = ?, total_sum = ? WHERE id = ?",
                            -1, &q, NULL) != SQLITE_OK)
         return store_fail(db, diag, "saving series totals");
     for (size_t i = 0; i < ms->ns && !e; i++) {

@@ -385,8 +385,7 @@ bool metric_store_percentile(const struct metric_store *st, size_t series, int64
     return true;
 }
 
-void metric_store_totals(const struct metric_store *st, size_t series, double *count,
-                         double *sum)
+void metric_store_totals(const struct metric_store *st, size_t series, double *count, double *sum)
 {
     *count = st->s[series].total_count;
     *sum = st->s[series].total_sum;

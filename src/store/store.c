@@ -41,8 +41,7 @@ static enum ks_err exec(struct store *st, const char *sql, struct ks_diag *diag)
 {
     char *err = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        ks_diag_set(diag, KS_E_IO, SIZE_MAX, "database '%s': %s", st->path,
-                    err ? err : "error");
+        ks_diag_set(diag, KS_E_IO, SIZE_MAX, "database '%s': %s", st->path, err ? err : "error");
         sqlite3_free(err);
         return KS_E_IO;
     }
@@ -51,8 +50,9 @@ static enum ks_err exec(struct store *st, const char *sql, struct ks_diag *diag)
 
 static enum ks_err migrate(struct store *st, struct ks_diag *diag)
 {
-    enum ks_err e = exec(st, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
-                             "PRIMARY KEY, applied_at TEXT NOT NULL)",
+    enum ks_err e = exec(st,
+                         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                         "PRIMARY KEY, applied_at TEXT NOT NULL)",
                          diag);
     if (e)
         return e;
@@ -98,8 +98,9 @@ enum ks_err store_open(const char *path, struct store **out, struct ks_diag *dia
     /* WAL + synchronous=NORMAL: a committed checkpoint survives a process
      * crash (kill -9); only power loss may lose the newest transactions,
      * and those are then re-read from the sources. */
-    enum ks_err e = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                             "PRAGMA foreign_keys=ON",
+    enum ks_err e = exec(st,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                         "PRAGMA foreign_keys=ON",
                          diag);
     if (!e)
         e = migrate(st, diag);

@@ -32,9 +32,9 @@ void store_rollback(struct store *st);
 
 /* Where a source stands: the last event durably counted. */
 struct store_checkpoint {
-    char file[4096];   /* origin file of that event ("" = none yet) */
-    uint64_t offset;   /* its byte offset in the (decompressed) file */
-    uint64_t events;   /* events counted so far */
+    char file[4096]; /* origin file of that event ("" = none yet) */
+    uint64_t offset; /* its byte offset in the (decompressed) file */
+    uint64_t events; /* events counted so far */
     int64_t watermark_ms;
 };
 
