@@ -146,7 +146,8 @@ void ks_buf_release(struct ks_buf *b)
 void ks_buf_reset(struct ks_buf *b)
 {
     b->len = 0;
-    b->data[0] = '\0';
+    if (b->cap) /* never write the shared empty buffer: threads share it */
+        b->data[0] = '\0';
 }
 
 enum ks_err ks_buf_grow(struct ks_buf *b, size_t extra)
