@@ -19,6 +19,8 @@ enum cli_exit {
 int cli_test_pattern(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_validate(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_kms(int argc, char **argv);
 
 /* Prints "keysentry: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -26,6 +26,8 @@
 #include "config/config.h"
 #include "event/event.h"
 #include "metric/metric.h"
+#include "notify/notify.h"
+#include "respond/respond.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -68,8 +70,11 @@ static const char help[] =
     "                        rerunning resumes where a previous run stopped\n"
     "  --commit-every N      with --db: events per transaction (default 65536)\n"
     "  --json                one JSON object per line: StateChange ... Summary\n"
-    "  --notify              deliver alarm actions (needs the notifications feature;\n"
-    "                        not available yet)\n"
+    "  --notify              deliver alarm actions through the durable outbox: SNS\n"
+    "                        topics' subscriptions (email, http/https, ...) and\n"
+    "                        Keysentry::Response resources; waits until delivered\n"
+    "  --notify-timeout S    how long to wait for deliveries at the end (default 60)\n"
+    "  --dry-run             responses only log what they would do\n"
     "  -q, --quiet           no progress and no warnings on stderr\n"
     "  -h, --help            show this help\n"
     "\n"
@@ -231,6 +236,12 @@ struct replay {
     size_t file_index;
     uint64_t bytes_done;
     struct timespec started, last_progress;
+    /* --notify: deliveries go through the durable outbox */
+    struct notify_hub *hub;
+    struct respond *responder;
+    struct store *notify_db; /* the --db store, or a temporary one */
+    char *tmp_db_dir;
+    uint64_t enqueued;
 };
 
 static void iso_time(char *buf, size_t n, int64_t ms)
@@ -470,6 +481,54 @@ static void context_json(const struct ctx *c)
     fputs("]}", stdout);
 }
 
+static void ctx_feed(void *ud, const struct metric_event_info *ev)
+{
+    struct notify_context_event ne = {
+        .time_ms = ev->time_ms, .event_name = ev->event_name, .event_id = ev->event_id,
+        .principal = ev->principal, .key = ev->key, .source_ip = ev->source_ip,
+        .error_code = ev->error_code, .user_agent = ev->user_agent, .file = ev->file,
+        .offset = ev->offset,
+    };
+    notify_context_acc_add(ud, &ne);
+}
+
+/* Queues a transition's actions in the outbox (replay --notify). */
+static void enqueue(struct replay *r, const struct notify_alarm *na, const struct alarm_def *def,
+                    const struct alarm_change *ch)
+{
+    if (!r->hub || ch->n_actions == 0)
+        return;
+    struct notify_context_acc *acc = notify_context_acc_new();
+    struct notify_context nctx;
+    memset(&nctx, 0, sizeof(nctx));
+    if (def) {
+        int64_t step = def->period < 60 ? 10000 : 60000;
+        int64_t end = ch->time_ms - (ch->time_ms % step);
+        int64_t start = end - (int64_t)def->period * 1000 * def->evaluation_periods;
+        struct metric_dim dims[ALARM_MAX_DIMENSIONS];
+        for (size_t i = 0; i < def->n_dimensions && i < ALARM_MAX_DIMENSIONS; i++) {
+            dims[i].name = def->dimensions[i].name;
+            dims[i].value = def->dimensions[i].value;
+        }
+        long series = metric_store_find(r->store, def->ns, def->metric_name, dims,
+                                        def->n_dimensions, def->unit);
+        if (series >= 0)
+            metric_filters_recent(r->mf, series, start, end, ctx_feed, acc);
+        notify_context_acc_get(acc, start, end, &nctx);
+    }
+    struct notify_event ev = {.alarm = *na, .change = ch, .context = def ? &nctx : NULL};
+    struct notify_enqueue_result res;
+    struct ks_diag d;
+    if (notify_hub_enqueue(r->hub, &ev, &res, &d) != KS_OK) {
+        cli_error("cannot queue the actions of a state change: %s", d.msg);
+        r->failed = 1;
+    } else {
+        r->enqueued += res.rows;
+        notify_hub_kick(r->hub);
+    }
+    notify_context_acc_free(acc);
+}
+
 static void report_change(struct replay *r, const char *name, const char *type,
                           const struct alarm_change *ch, const struct alarm_def *def)
 {
@@ -518,6 +577,8 @@ static void eval_composites(struct replay *r, int64_t t)
                 r->comps[i].transitions++;
                 report_change(r, alarm_composite_get_def(r->comps[i].c)->name, "CompositeAlarm",
                               &ch, NULL);
+                struct notify_alarm na = {.metric = NULL, .composite = r->comps[i].c};
+                enqueue(r, &na, NULL, &ch);
             }
         }
     }
@@ -570,6 +631,8 @@ static void advance(struct replay *r, int64_t t)
                 ra->transitions++;
                 report_change(r, alarm_get_def(ra->a)->name, "MetricAlarm", &ch,
                               alarm_get_def(ra->a));
+                struct notify_alarm na = {.metric = ra->a, .composite = NULL};
+                enqueue(r, &na, alarm_get_def(ra->a), &ch);
             }
             record_point(r, ra, next);
             ra->next_eval = alarm_next_evaluation(ra->a, next);
@@ -841,6 +904,70 @@ static int on_event(void *ud, const struct event *ev)
     if ((r->events & 0x3FFF) == 0)
         show_progress(r, false);
     return 0;
+}
+
+/* ---- notifications ------------------------------------------------------ */
+
+static int setup_notify(struct replay *r, bool dry_run)
+{
+    struct ks_diag d;
+    r->notify_db = r->db;
+    if (!r->notify_db) {
+        /* the outbox needs a database file; without --db a private one */
+        char tmpl[] = "/tmp/keysentry-replay-XXXXXX";
+        const char *dir = mkdtemp(tmpl);
+        if (!dir) {
+            cli_error("cannot create a temporary directory: %s", strerror(errno));
+            return -1;
+        }
+        r->tmp_db_dir = ks_xstrdup(dir);
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/notify.db", dir);
+        if (store_open(path, &r->notify_db, &d)) {
+            cli_error("%s", d.msg);
+            return -1;
+        }
+    }
+    struct notify_options no;
+    memset(&no, 0, sizeof(no));
+    if (notify_hub_new(r->notify_db, &no, &r->hub, &d) ||
+        notify_hub_configure(r->hub, r->tpl, &d)) {
+        cli_error("%s", d.msg);
+        return -1;
+    }
+    for (size_t i = 0; i < notify_hub_warning_count(r->hub) && !r->quiet; i++)
+        cli_error("warning: %s", notify_hub_warning(r->hub, i));
+    struct respond_options ro;
+    memset(&ro, 0, sizeof(ro));
+    ro.db_path = sqlite3_db_filename(store_db(r->notify_db), "main");
+    ro.dry_run = dry_run;
+    ro.quiet = r->quiet;
+    if (respond_new(r->tpl, &ro, &r->responder, &d) ||
+        respond_register(r->responder, r->hub, &d) || notify_hub_start(r->hub, &d)) {
+        cli_error("%s", d.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int drain_notify(struct replay *r, int64_t timeout_ms)
+{
+    struct notify_stats left;
+    struct ks_diag d;
+    enum ks_err e = notify_hub_drain(r->hub, timeout_ms, &left, &d);
+    if (!r->quiet && !r->json)
+        fprintf(stderr,
+                "keysentry: notifications: %llu queued, %llu delivered, %llu dead-lettered, "
+                "%llu still pending%s\n",
+                (unsigned long long)r->enqueued, (unsigned long long)left.delivered,
+                (unsigned long long)left.dead,
+                (unsigned long long)(left.pending + left.inflight + left.grouped),
+                e == KS_E_LIMIT ? " (timed out; they stay in the outbox)" : "");
+    if (e && e != KS_E_LIMIT) {
+        cli_error("%s", d.msg);
+        return -1;
+    }
+    return e == KS_E_LIMIT ? -1 : 0;
 }
 
 /* ---- building from the template ---------------------------------------- */
@@ -1192,6 +1319,8 @@ int cli_replay(int argc, char **argv)
         {"commit-every", required_argument, NULL, 'E'},
         {"json", no_argument, NULL, 'j'},
         {"notify", no_argument, NULL, 'n'},
+        {"notify-timeout", required_argument, NULL, 'W'},
+        {"dry-run", no_argument, NULL, 'Y'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1204,6 +1333,8 @@ int cli_replay(int argc, char **argv)
     r.max_time = INT64_MIN;
     const char *tpl_path = NULL, *db_path = NULL;
     bool retention_given = false;
+    bool notify = false, dry_run = false;
+    int64_t notify_timeout_ms = 60000;
     struct config_options copts;
     memset(&copts, 0, sizeof(copts));
     const char **params = ks_xcalloc((size_t)argc + 1, sizeof(char *));
@@ -1290,11 +1421,19 @@ int cli_replay(int argc, char **argv)
         case 'j':
             r.json = true;
             break;
-        case 'n':
-            cli_error("--notify needs the notifications feature, which is not available yet; "
-                      "replay reports state changes without delivering anything");
-            free(params);
-            return CLI_USAGE;
+        case 'n': notify = true; break;
+        case 'W': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || v < 0 || v > 86400) {
+                cli_error("--notify-timeout needs seconds (0 to 86400), got '%s'", optarg);
+                free(params);
+                return CLI_USAGE;
+            }
+            notify_timeout_ms = (int64_t)(v * 1000);
+            break;
+        }
+        case 'Y': dry_run = true; break;
         case 'q':
             r.quiet = true;
             break;
@@ -1382,6 +1521,10 @@ int cli_replay(int argc, char **argv)
             r.skipping = false;
         }
     }
+    if (notify && setup_notify(&r, dry_run) != 0) {
+        rc = CLI_FAIL;
+        goto out;
+    }
     r.progress = isatty(2);
     clock_gettime(CLOCK_MONOTONIC, &r.started);
     r.last_progress = r.started;
@@ -1419,6 +1562,8 @@ int cli_replay(int argc, char **argv)
     }
     if (commit(&r) != 0)
         rc = CLI_FAIL;
+    if (r.hub && drain_notify(&r, notify_timeout_ms) != 0)
+        rc = CLI_FAIL;
     if (r.st.bad_file)
         rc = CLI_FAIL;
     struct timespec now;
@@ -1437,6 +1582,26 @@ out:
     for (size_t i = 0; i < r.ncomps; i++)
         alarm_composite_free(r.comps[i].c);
     free(r.comps);
+    notify_hub_free(r.hub);
+    respond_free(r.responder);
+    if (r.notify_db != r.db)
+        store_close(r.notify_db);
+    if (r.tmp_db_dir) {
+        /* the private outbox: its database and the signing key made for it */
+        DIR *dd = opendir(r.tmp_db_dir);
+        struct dirent *de;
+        while (dd && (de = readdir(dd)) != NULL) {
+            if (de->d_name[0] == '.')
+                continue;
+            char p[4400];
+            snprintf(p, sizeof(p), "%s/%s", r.tmp_db_dir, de->d_name);
+            unlink(p);
+        }
+        if (dd)
+            closedir(dd);
+        rmdir(r.tmp_db_dir);
+        free(r.tmp_db_dir);
+    }
     metric_filters_free(r.mf);
     metric_store_free(r.store);
     store_close(r.db);

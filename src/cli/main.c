@@ -20,6 +20,8 @@ static const struct command commands[] = {
      "test a CloudWatch Logs filter pattern against events (like TestMetricFilter)"},
     {"replay", cli_replay, "replay archives through a template's metric filters and alarms"},
     {"validate", cli_validate, "check a CloudFormation template and show what was understood"},
+    {"serve", cli_serve, "run a template's filters and alarms live, with AWS-compatible APIs"},
+    {"kms", cli_kms, "the local AWS-KMS-compatible key service and its CloudTrail trail"},
 };
 
 static void usage(FILE *f)
@@ -28,7 +30,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'keysentry <command> --help' for a command's options.\n"
-               "Not yet available: serve, kms serve, demo (see the project's issues).\n");
+               "Not yet available: demo (see the project's issues).\n");
 }
 
 int main(int argc, char **argv)

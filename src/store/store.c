@@ -29,6 +29,44 @@ static const char *const migrations[] = {
     /* 4: lifetime totals per series, kept when old buckets expire */
     ("ALTER TABLE metric_series ADD COLUMN total_count REAL NOT NULL DEFAULT 0;"
      "ALTER TABLE metric_series ADD COLUMN total_sum REAL NOT NULL DEFAULT 0;"),
+    /* 5: notifications: rendered messages, the durable outbox, delivery attempts,
+     * subscription confirmations and rate-limit windows (src/notify) */
+    ("CREATE TABLE notify_messages (id INTEGER PRIMARY KEY, alarm_arn TEXT NOT NULL, alarm_name "
+     "TEXT NOT NULL, alarm_type TEXT NOT NULL, old_state TEXT NOT NULL, new_state TEXT NOT NULL, "
+     "transition_ms INTEGER NOT NULL, published_ms INTEGER NOT NULL, subject TEXT NOT NULL, "
+     "alarm_json TEXT NOT NULL, email_text TEXT NOT NULL, sms_text TEXT NOT NULL, context_json "
+     "TEXT, UNIQUE (alarm_arn, transition_ms, new_state));"
+     "CREATE TABLE notify_outbox (id INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, "
+     "message INTEGER REFERENCES notify_messages(id), kind TEXT NOT NULL, action_arn TEXT NOT "
+     "NULL, target TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+     "created_ms INTEGER NOT NULL, next_ms INTEGER NOT NULL, first_ms INTEGER, done_ms INTEGER, "
+     "last_error TEXT, payload TEXT, digest INTEGER, nogroup INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX notify_outbox_due ON notify_outbox (status, next_ms);"
+     "CREATE INDEX notify_outbox_target ON notify_outbox (target, status);"
+     "CREATE TABLE notify_attempts (id INTEGER PRIMARY KEY, outbox INTEGER NOT NULL REFERENCES "
+     "notify_outbox(id), attempt INTEGER NOT NULL, started_ms INTEGER NOT NULL, ended_ms INTEGER "
+     "NOT NULL, outcome TEXT NOT NULL, status INTEGER, error TEXT);"
+     "CREATE INDEX notify_attempts_outbox ON notify_attempts (outbox);"
+     "CREATE TABLE notify_subscriptions (arn TEXT PRIMARY KEY, topic_arn TEXT NOT NULL, protocol "
+     "TEXT NOT NULL, endpoint TEXT NOT NULL, status TEXT NOT NULL, token TEXT, updated_ms INTEGER "
+     "NOT NULL);"
+     "CREATE TABLE notify_rate (target TEXT PRIMARY KEY, last_sent_ms INTEGER NOT NULL);"),
+    /* 6: responses: the action ledger (idempotence, cooldown, hourly cap) and
+     * scheduled reverts, so an auto-revert survives a restart (src/respond) */
+    ("CREATE TABLE respond_actions (response TEXT NOT NULL, trigger_id TEXT NOT NULL, target TEXT "
+     "NOT NULL, dry_run INTEGER NOT NULL, time_ms INTEGER NOT NULL, outcome TEXT NOT NULL, "
+     "PRIMARY KEY (response, trigger_id, target, dry_run));"
+     "CREATE INDEX respond_actions_time ON respond_actions (response, dry_run, time_ms);"
+     "CREATE TABLE respond_reverts (id INTEGER PRIMARY KEY, response TEXT NOT NULL, response_arn "
+     "TEXT NOT NULL, action_arn TEXT NOT NULL, alarm_name TEXT NOT NULL, trigger_id TEXT NOT "
+     "NULL, target TEXT NOT NULL, revert_key TEXT NOT NULL, spec TEXT NOT NULL, created_ms "
+     "INTEGER NOT NULL, due_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, state TEXT "
+     "NOT NULL, last_error TEXT, done_ms INTEGER);"
+     "CREATE INDEX respond_reverts_due ON respond_reverts (state, due_ms);"
+     "CREATE INDEX respond_reverts_key ON respond_reverts (revert_key, state);"),
+    /* 7: serve: per-file positions of tailed directories (src/serve/serve_tail.c) */
+    ("CREATE TABLE serve_files (source TEXT NOT NULL, path TEXT NOT NULL, ino INTEGER NOT NULL, "
+     "offset INTEGER NOT NULL, PRIMARY KEY (source, path))"),
 };
 
 enum ks_err store_fail(struct store *st, struct ks_diag *diag, const char *what)

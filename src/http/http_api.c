@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keysentry's own endpoints: the JSON API for scripts (/api/...), CloudTrail
+ * push (POST /api/push), Prometheus text (/metrics) and /healthz.
+ */
+#include "http/http_int.h"
+
+#include <jansson.h>
+
+static void json_err(struct http_req *r, unsigned status, const char *msg)
+{
+    ks_buf_reset(&r->out);
+    r->status = status;
+    r->content_type = "application/json";
+    http_out(r, "{\"error\":");
+    http_out_json_str(r, msg);
+    http_out(r, "}\n");
+}
+
+static void alarm_json(struct http_req *r, const char *name, const char *type, const char *arn,
+                       enum alarm_state s, const char *reason, int64_t updated, bool early)
+{
+    http_out(r, "{\"name\":");
+    http_out_json_str(r, name);
+    http_out(r, ",\"type\":\"%s\",\"arn\":", type);
+    http_out_json_str(r, arn);
+    http_out(r, ",\"state\":\"%s\",\"reason\":", alarm_state_name(s));
+    http_out_json_str(r, reason);
+    http_out(r, ",\"updated\":\"");
+    http_out_iso(r, updated);
+    http_out(r, "\",\"earlyFire\":%s}", early ? "true" : "false");
+}
+
+static void alarms(struct http_req *r)
+{
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    http_out(r, "{\"alarms\":[");
+    size_t n = serve_engine_alarm_count(e);
+    for (size_t i = 0; i < n; i++) {
+        const struct alarm *a = serve_engine_alarm(e, i);
+        http_out(r, i ? "," : "");
+        alarm_json(r, alarm_get_def(a)->name, "MetricAlarm", alarm_arn(a), alarm_get_state(a),
+                   alarm_state_reason(a), alarm_state_updated_ms(a), serve_engine_alarm_early(e, i));
+    }
+    for (size_t i = 0; i < serve_engine_composite_count(e); i++) {
+        const struct alarm_composite *c = serve_engine_composite(e, i);
+        http_out(r, i || n ? "," : "");
+        alarm_json(r, alarm_composite_get_def(c)->name, "CompositeAlarm", alarm_composite_arn(c),
+                   alarm_composite_state(c), alarm_composite_state_reason(c),
+                   alarm_composite_state_updated_ms(c), false);
+    }
+    http_out(r, "]}\n");
+    serve_engine_unlock(e);
+}
+
+static void history(struct http_req *r, const char *name)
+{
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    const struct alarm_history *h = NULL;
+    for (size_t i = 0; !h && i < serve_engine_alarm_count(e); i++)
+        if (!strcmp(alarm_get_def(serve_engine_alarm(e, i))->name, name))
+            h = alarm_get_history(serve_engine_alarm(e, i));
+    for (size_t i = 0; !h && i < serve_engine_composite_count(e); i++)
+        if (!strcmp(alarm_composite_get_def(serve_engine_composite(e, i))->name, name))
+            h = alarm_composite_history(serve_engine_composite(e, i));
+    if (!h) {
+        serve_engine_unlock(e);
+        json_err(r, 404, "no such alarm");
+        return;
+    }
+    http_out(r, "{\"alarm\":");
+    http_out_json_str(r, name);
+    http_out(r, ",\"history\":[");
+    for (size_t i = 0; i < alarm_history_count(h); i++) {
+        const struct alarm_history_item *it = alarm_history_at(h, i);
+        http_out(r, "%s{\"timestamp\":\"", i ? "," : "");
+        http_out_iso(r, it->timestamp_ms);
+        http_out(r, "\",\"type\":\"%s\",\"summary\":", alarm_history_type_name(it->type));
+        http_out_json_str(r, it->summary);
+        http_out(r, ",\"data\":%s}", it->data && *it->data ? it->data : "null");
+    }
+    http_out(r, "]}\n");
+    serve_engine_unlock(e);
+}
+
+static void metrics_json(struct http_req *r)
+{
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    const struct metric_store *st = serve_engine_store(e);
+    http_out(r, "{\"metrics\":[");
+    for (size_t i = 0; i < metric_store_series_count(st); i++) {
+        const char *ns, *name, *unit;
+        const struct metric_dim *dims;
+        size_t nd;
+        metric_store_describe(st, i, &ns, &name, &dims, &nd, &unit);
+        double count = 0, sum = 0;
+        metric_store_totals(st, i, &count, &sum);
+        http_out(r, "%s{\"namespace\":", i ? "," : "");
+        http_out_json_str(r, ns);
+        http_out(r, ",\"metricName\":");
+        http_out_json_str(r, name);
+        http_out(r, ",\"dimensions\":{");
+        for (size_t k = 0; k < nd; k++) {
+            http_out(r, k ? "," : "");
+            http_out_json_str(r, dims[k].name);
+            http_out(r, ":");
+            http_out_json_str(r, dims[k].value);
+        }
+        http_out(r, "},\"unit\":");
+        http_out_json_str(r, unit);
+        http_out(r, ",\"sampleCount\":%.17g,\"sum\":%.17g}", count, sum);
+    }
+    const struct metric_filters *mf = serve_engine_filters(e);
+    http_out(r, "],\"filters\":{");
+    for (size_t i = 0; i < metric_filters_count(mf); i++) {
+        http_out(r, i ? "," : "");
+        http_out_json_str(r, metric_filters_name(mf, i));
+        http_out(r, ":{\"matched\":%llu}",
+                 (unsigned long long)metric_filters_stats(mf, i)->matched);
+    }
+    http_out(r, "}}\n");
+    serve_engine_unlock(e);
+}
+
+static const char *arg(struct http_req *r, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return v && *v ? v : NULL;
+}
+
+/* Event search over the recent-events ring: every given field must be equal
+ * (principal matches the session issuer or the caller's own ARN). */
+static void events(struct http_req *r)
+{
+    const char *principal = arg(r, "principal"), *key = arg(r, "key");
+    const char *name = arg(r, "eventName"), *code = arg(r, "errorCode"), *ip = arg(r, "sourceIp");
+    int64_t from = INT64_MIN, to = INT64_MAX;
+    if ((arg(r, "from") && !http_parse_time(arg(r, "from"), &from)) ||
+        (arg(r, "to") && !http_parse_time(arg(r, "to"), &to))) {
+        json_err(r, 400, "from and to must be ISO 8601 times or epoch seconds");
+        return;
+    }
+    size_t limit = 100;
+    if (arg(r, "limit")) {
+        char *end;
+        unsigned long v = strtoul(arg(r, "limit"), &end, 10);
+        if (*end || v < 1 || v > HTTP_EVENTS_LIMIT) {
+            json_err(r, 400, "limit must be 1 to 1000");
+            return;
+        }
+        limit = v;
+    }
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    size_t total = serve_engine_recent_count(e), n = 0;
+    http_out(r, "{\"ringSize\":%zu,\"ringCapacity\":%u,\"events\":[", total,
+             (unsigned)SERVE_RING_MAX_EVENTS);
+    /* newest first */
+    for (size_t i = total; i-- > 0 && n < limit;) {
+        const struct serve_recent *ev = serve_engine_recent(e, i);
+        if ((principal && strcmp(principal, ev->principal) &&
+             strcmp(principal, ev->identity_arn)) ||
+            (key && strcmp(key, ev->key)) || (name && strcmp(name, ev->event_name)) ||
+            (code && strcmp(code, ev->error_code)) || (ip && strcmp(ip, ev->source_ip)) ||
+            ev->time_ms < from || ev->time_ms >= to)
+            continue;
+        http_out(r, "%s{\"eventTime\":\"", n ? "," : "");
+        http_out_iso(r, ev->time_ms);
+        http_out(r, "\",\"eventName\":");
+        http_out_json_str(r, ev->event_name);
+        http_out(r, ",\"eventID\":");
+        http_out_json_str(r, ev->event_id);
+        http_out(r, ",\"principal\":");
+        http_out_json_str(r, ev->principal);
+        http_out(r, ",\"key\":");
+        http_out_json_str(r, ev->key);
+        http_out(r, ",\"errorCode\":");
+        http_out_json_str(r, ev->error_code);
+        http_out(r, ",\"sourceIPAddress\":");
+        http_out_json_str(r, ev->source_ip);
+        http_out(r, ",\"origin\":{\"source\":");
+        http_out_json_str(r, serve_engine_source(e, (size_t)ev->source)->name);
+        http_out(r, ",\"file\":");
+        http_out_json_str(r, ev->file);
+        http_out(r, ",\"offset\":%llu,\"logGroup\":", (unsigned long long)ev->offset);
+        http_out_json_str(r, ev->log_group);
+        http_out(r, ",\"logStream\":");
+        http_out_json_str(r, ev->stream);
+        http_out(r, ",\"received\":\"");
+        http_out_iso(r, ev->ingest_ms);
+        http_out(r, "\"},\"record\":");
+        http_out_json_str(r, ev->message);
+        http_out(r, "}");
+        n++;
+    }
+    http_out(r, "]}\n");
+    serve_engine_unlock(e);
+}
+
+/* POST /api/push: a CloudTrail log file {"Records":[...]}, one record, or
+ * NDJSON records. */
+static void push(struct http_req *r)
+{
+    struct serve_engine *e = r->srv->engine;
+    int src = r->srv->src_push;
+    size_t counted = 0, bad = 0;
+    json_error_t jerr;
+    json_t *doc = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr);
+    json_t *recs = json_object_get(doc, "Records");
+    if (json_is_array(recs)) {
+        size_t i;
+        json_t *rec;
+        json_array_foreach(recs, i, rec)
+        {
+            char *s = json_dumps(rec, JSON_COMPACT);
+            if (s && serve_engine_ingest(e, src, s, strlen(s), INT64_MIN, NULL, NULL, i, r->now_ms))
+                counted++;
+            else
+                bad++;
+            free(s);
+        }
+    } else if (json_is_object(doc)) {
+        /* one record, possibly pretty-printed */
+        char *s = json_dumps(doc, JSON_COMPACT);
+        if (s && serve_engine_ingest(e, src, s, strlen(s), INT64_MIN, NULL, NULL, 0, r->now_ms))
+            counted++;
+        else
+            bad++;
+        free(s);
+    } else {
+        /* NDJSON: each non-empty line is an event */
+        const char *p = r->body ? r->body : "", *end = p + r->body_len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *le = nl ? nl : end;
+            size_t len = (size_t)(le - p);
+            if (len && p[len - 1] == '\r')
+                len--;
+            if (len) {
+                if (serve_engine_ingest(e, src, p, len, INT64_MIN, NULL, NULL,
+                                        (uint64_t)(p - r->body), r->now_ms))
+                    counted++;
+                else
+                    bad++;
+            }
+            p = le + 1;
+        }
+    }
+    json_decref(doc);
+    http_out(r, "{\"accepted\":%zu,\"rejected\":%zu}\n", counted, bad);
+}
+
+/* Prometheus label values escape \, " and newline. */
+static void prom_label(struct http_req *r, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            http_out(r, "\\%c", *s);
+        else if (*s == '\n')
+            http_out(r, "\\n");
+        else
+            http_add(r, s, 1);
+    }
+}
+
+static void prom_head(struct http_req *r, const char *name, const char *type, const char *help)
+{
+    http_out(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void prometheus(struct http_req *r)
+{
+    r->content_type = "text/plain; version=0.0.4";
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    static const struct {
+        const char *name, *type, *help;
+        int which;
+    } src_metrics[] = {
+        {"keysentry_source_events_total", "counter", "Events read per source since start.", 0},
+        {"keysentry_source_bad_records_total", "counter", "Bad records skipped per source.", 1},
+        {"keysentry_source_late_events_total", "counter",
+         "Events that re-opened an already evaluated period.", 2},
+        {"keysentry_source_untimed_events_total", "counter", "Events without a usable time.", 3},
+        {"keysentry_source_lag_seconds", "gauge",
+         "Delivery lag of the newest event: arrival minus event time.", 4},
+        {"keysentry_source_lag_max_seconds", "gauge", "Largest delivery lag seen.", 5},
+        {"keysentry_source_lag_avg_seconds", "gauge", "Mean delivery lag.", 6},
+    };
+    for (size_t m = 0; m < KS_ARRAY_LEN(src_metrics); m++) {
+        prom_head(r, src_metrics[m].name, src_metrics[m].type, src_metrics[m].help);
+        for (size_t i = 0; i < serve_engine_source_count(e); i++) {
+            const struct serve_source_stats *s = serve_engine_source(e, i);
+            http_out(r, "%s{source=\"", src_metrics[m].name);
+            prom_label(r, s->name);
+            double v = 0;
+            switch (src_metrics[m].which) {
+            case 0:
+                v = (double)s->events;
+                break;
+            case 1:
+                v = (double)s->bad;
+                break;
+            case 2:
+                v = (double)s->late;
+                break;
+            case 3:
+                v = (double)s->untimed;
+                break;
+            case 4:
+                v = (double)s->lag_last_ms / 1000;
+                break;
+            case 5:
+                v = (double)s->lag_max_ms / 1000;
+                break;
+            default:
+                v = s->lag_count ? s->lag_sum_ms / (double)s->lag_count / 1000 : 0;
+            }
+            http_out(r, "\"} %.17g\n", v);
+        }
+    }
+    const struct metric_filters *mf = serve_engine_filters(e);
+    prom_head(r, "keysentry_filter_matches_total", "counter", "Events matched per metric filter.");
+    for (size_t i = 0; i < metric_filters_count(mf); i++) {
+        http_out(r, "keysentry_filter_matches_total{filter=\"");
+        prom_label(r, metric_filters_name(mf, i));
+        http_out(r, "\"} %llu\n", (unsigned long long)metric_filters_stats(mf, i)->matched);
+    }
+    prom_head(r, "keysentry_alarm_state", "gauge", "1 for the state each alarm is in.");
+    static const enum alarm_state states[] = {ALARM_STATE_OK, ALARM_STATE_ALARM,
+                                              ALARM_STATE_INSUFFICIENT_DATA};
+    size_t na = serve_engine_alarm_count(e), nc = serve_engine_composite_count(e);
+    for (size_t i = 0; i < na + nc; i++) {
+        const char *name = i < na ? alarm_get_def(serve_engine_alarm(e, i))->name
+                                  : alarm_composite_get_def(serve_engine_composite(e, i - na))->name;
+        enum alarm_state cur = i < na ? alarm_get_state(serve_engine_alarm(e, i))
+                                      : alarm_composite_state(serve_engine_composite(e, i - na));
+        for (size_t k = 0; k < KS_ARRAY_LEN(states); k++) {
+            http_out(r, "keysentry_alarm_state{alarm=\"");
+            prom_label(r, name);
+            http_out(r, "\",state=\"%s\"} %d\n", alarm_state_name(states[k]), cur == states[k]);
+        }
+    }
+    prom_head(r, "keysentry_recent_events", "gauge", "Events held in the search ring.");
+    http_out(r, "keysentry_recent_events %zu\n", serve_engine_recent_count(e));
+    serve_engine_unlock(e);
+}
+
+void http_api(struct http_req *r)
+{
+    const char *u = r->url;
+    bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+    if (!strcmp(u, "/healthz") && get) {
+        r->content_type = "text/plain";
+        http_out(r, "ok\n");
+    } else if (!strcmp(u, "/metrics") && get) {
+        prometheus(r);
+    } else if (!strcmp(u, "/api/alarms") && get) {
+        alarms(r);
+    } else if (!strncmp(u, "/api/alarms/", 12) && get && strlen(u) > 20 &&
+               !strcmp(u + strlen(u) - 8, "/history")) {
+        char *name = ks_xmemdup(u + 12, strlen(u) - 20);
+        history(r, name);
+        free(name);
+    } else if (!strcmp(u, "/api/metrics") && get) {
+        metrics_json(r);
+    } else if (!strcmp(u, "/api/events") && get) {
+        events(r);
+    } else if (!strcmp(u, "/api/push") && !strcmp(r->method, "POST")) {
+        push(r);
+    } else {
+        json_err(r, 404, "no such endpoint");
+    }
+}

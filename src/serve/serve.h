@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * serve: the live pipeline behind `keysentry serve` (issue 6, docs/serve.md).
+ *
+ * One engine holds what replay builds per run (src/cli/cli_replay.c): the
+ * template's metric filters, the metric store, the alarms and composites,
+ * plus what a daemon needs on top: sources with counters and delivery lag,
+ * a bounded ring of recent events for search, log groups and streams for the
+ * logs API, early fire, and checkpoints in SQLite.
+ *
+ * Time: alarms are evaluated on the wall clock (the caller passes now_ms to
+ * serve_engine_tick). Events count at their own event time; an event that
+ * lands in a period an alarm has already evaluated, but still inside that
+ * alarm's lookback range, makes the alarm re-evaluate at the next tick.
+ *
+ * Threads: the engine is shared by the main loop (sources, ticks) and the
+ * HTTP threads. Every serve_engine_* function takes the engine's mutex
+ * itself, except the accessors documented as "lock held", which the caller
+ * brackets with serve_engine_lock/unlock (the HTTP module reads alarms that
+ * way to render them without copying). Nothing here calls back into HTTP.
+ *
+ * Durability: serve_engine_checkpoint commits the metric buckets, the filter
+ * counters, the alarm states and the tail positions in one transaction, so a
+ * restart resumes each tailed file after the last committed byte and never
+ * counts an event twice. Events pushed over HTTP or stdin are durable from
+ * the next checkpoint on (they are not re-readable, so a crash in between
+ * loses at most one checkpoint interval of them).
+ */
+#ifndef KS_SERVE_H
+#define KS_SERVE_H
+
+#include "alarm/alarm.h"
+#include "base/ks.h"
+#include "config/config.h"
+#include "metric/metric.h"
+
+/* Bounds (docs/serve.md#limits). */
+#define SERVE_RING_MAX_EVENTS 10000      /* recent events kept for search */
+#define SERVE_RING_MAX_BYTES  (64u << 20) /* their message bytes */
+#define SERVE_MAX_SOURCES     64
+#define SERVE_MAX_TAIL_FILES  100000 /* files tracked per tailed directory */
+#define SERVE_MAX_LOG_GROUPS  1000
+#define SERVE_MAX_STREAMS     10000 /* per engine */
+#define SERVE_MAX_FILTERS     1000
+
+enum serve_source_kind {
+    SERVE_SOURCE_TAIL,  /* a directory of archives and NDJSON files */
+    SERVE_SOURCE_STDIN, /* NDJSON on standard input */
+    SERVE_SOURCE_HTTP,  /* pushed over HTTP (PutLogEvents, /api/push) */
+};
+
+/* Counters of one source; read with the lock held. */
+struct serve_source_stats {
+    const char *name; /* "tail:/path", "stdin", "http:logs", "http:push" */
+    enum serve_source_kind kind;
+    const char *log_group; /* events from this source belong here (may be "") */
+    uint64_t events;       /* events read this run */
+    uint64_t bad;          /* bad records skipped (JSON, UTF-8, size) */
+    uint64_t late;         /* events that re-opened an evaluated period */
+    uint64_t untimed;      /* events without a usable time */
+    int64_t lag_last_ms;   /* arrival minus event time of the newest event */
+    int64_t lag_max_ms;
+    double lag_sum_ms;
+    uint64_t lag_count;
+};
+
+/*
+ * The hook where a state change's actions are handed over. Notifications
+ * (src/notify) and responses (src/respond) will enqueue their jobs here;
+ * until they exist the default hook logs the change and its action ARNs.
+ * Called with the engine lock held: it must only enqueue, never block.
+ */
+typedef void serve_actions_fn(void *ctx, const char *alarm_name, const struct alarm_change *ch,
+                              bool early);
+
+struct serve_options {
+    const char *db_path;         /* SQLite file; NULL = nothing persisted */
+    serve_actions_fn *on_change; /* NULL = log to stderr */
+    void *on_change_ctx;
+    bool quiet; /* no log lines on stderr */
+};
+
+struct serve_engine;
+
+/*
+ * Builds the engine from a loaded template (borrowed; must outlive the
+ * engine): filters, alarms, composites, log groups, Keysentry::AlarmOptions.
+ * Opens the database and restores the metric store, counters and alarm states
+ * when opts->db_path is set. Errors: KS_E_INVALID (template content the
+ * engine cannot run; diag names the resource), KS_E_IO (database).
+ */
+KS_MUST_CHECK enum ks_err serve_engine_new(const struct config_template *tpl,
+                                           const struct serve_options *opts, int64_t now_ms,
+                                           struct serve_engine **out, struct ks_diag *diag);
+void serve_engine_free(struct serve_engine *e);
+
+void serve_engine_lock(struct serve_engine *e);
+void serve_engine_unlock(struct serve_engine *e);
+
+/* Registers a source; returns its index, or -1 past SERVE_MAX_SOURCES. */
+int serve_engine_add_source(struct serve_engine *e, const char *name, enum serve_source_kind kind,
+                            const char *log_group);
+/* Lock held. Borrowed. */
+size_t serve_engine_source_count(const struct serve_engine *e);
+const struct serve_source_stats *serve_engine_source(const struct serve_engine *e, size_t i);
+
+/*
+ * One event from a source. time_ms is the event's time, or INT64_MIN to take
+ * the CloudTrail eventTime from the record. stream, file and offset say where
+ * it came from (stream and file may be NULL). now_ms is the arrival time
+ * (lag). Returns true when the event was counted (it had a time).
+ */
+bool serve_engine_ingest(struct serve_engine *e, int source, const char *data, size_t len,
+                         int64_t time_ms, const char *stream, const char *file, uint64_t offset,
+                         int64_t now_ms);
+/* Counts n bad records against a source. */
+void serve_engine_bad(struct serve_engine *e, int source, uint64_t n);
+
+/* Evaluates what is due at now_ms: alarms whose evaluation time passed, alarms
+ * re-opened by late events, early-fire checks, composites; expires old
+ * buckets. */
+void serve_engine_tick(struct serve_engine *e, int64_t now_ms);
+
+/* Commits the store, counters, alarm states and tail positions (when a
+ * database is open and something changed). */
+KS_MUST_CHECK enum ks_err serve_engine_checkpoint(struct serve_engine *e, struct ks_diag *diag);
+
+/* ---- directory tail (serve_tail.c) --------------------------------------- */
+
+/*
+ * Adds a tailed directory as a source: every regular file under it (not
+ * starting with '.') is read. Files ending in .gz, and .json files holding a
+ * CloudTrail {"Records":[...]} object, are archives: read once, whole, after
+ * their size has been stable for one poll. Every other file is NDJSON, read
+ * up to its last complete line and followed as it grows; a file that shrinks
+ * or changes inode was rotated and is read again from the start.
+ * Positions come from the database. Returns the source index or -1.
+ */
+int serve_engine_add_tail(struct serve_engine *e, const char *dir, const char *log_group);
+/* Polls every tailed directory once; reads at most max_bytes in total. */
+void serve_engine_poll_tails(struct serve_engine *e, int64_t now_ms, size_t max_bytes);
+
+/* ---- alarms (for the APIs) ------------------------------------------------ */
+
+/* Lock held. Borrowed until the lock is released. */
+size_t serve_engine_alarm_count(const struct serve_engine *e);
+const struct alarm *serve_engine_alarm(const struct serve_engine *e, size_t i);
+bool serve_engine_alarm_early(const struct serve_engine *e, size_t i); /* early fire enabled */
+size_t serve_engine_composite_count(const struct serve_engine *e);
+const struct alarm_composite *serve_engine_composite(const struct serve_engine *e, size_t i);
+
+/* PutMetricAlarm: creates or updates (def borrowed). Errors: KS_E_INVALID. */
+KS_MUST_CHECK enum ks_err serve_engine_put_alarm(struct serve_engine *e,
+                                                 const struct alarm_def *def, int64_t now_ms,
+                                                 struct ks_diag *diag);
+/* DeleteAlarms for one name; false when no such metric alarm. */
+bool serve_engine_delete_alarm(struct serve_engine *e, const char *name);
+/* SetAlarmState. Errors: KS_E_NOTFOUND, KS_E_INVALID. */
+KS_MUST_CHECK enum ks_err serve_engine_set_alarm_state(struct serve_engine *e, const char *name,
+                                                       enum alarm_state state, const char *reason,
+                                                       const char *reason_data, int64_t now_ms,
+                                                       struct ks_diag *diag);
+
+/* ---- metrics (lock held) -------------------------------------------------- */
+
+const struct metric_store *serve_engine_store(const struct serve_engine *e);
+const struct metric_filters *serve_engine_filters(const struct serve_engine *e);
+
+/* ---- log groups, streams and metric filters (logs API) ------------------- */
+
+struct serve_log_group {
+    char *name;
+    int64_t created_ms;
+    bool has_retention;
+    double retention_days;
+};
+
+struct serve_log_stream {
+    char *group;
+    char *name;
+    int64_t created_ms;
+    int64_t first_event_ms, last_event_ms, last_ingest_ms; /* 0 when none */
+    uint64_t stored_bytes;
+};
+
+/* An owned copy of a metric filter definition plus the log group it is on. */
+struct serve_filter {
+    char *log_group;
+    int64_t created_ms;
+    struct metric_filter_def def; /* every string owned */
+};
+
+/* Lock held; borrowed. */
+size_t serve_engine_group_count(const struct serve_engine *e);
+const struct serve_log_group *serve_engine_group(const struct serve_engine *e, size_t i);
+const struct serve_log_group *serve_engine_group_find(const struct serve_engine *e,
+                                                      const char *name);
+size_t serve_engine_stream_count(const struct serve_engine *e);
+const struct serve_log_stream *serve_engine_stream(const struct serve_engine *e, size_t i);
+size_t serve_engine_filter_count(const struct serve_engine *e);
+const struct serve_filter *serve_engine_filter(const struct serve_engine *e, size_t i);
+
+/* Errors: KS_E_INVALID (exists: diag says so), KS_E_LIMIT. */
+KS_MUST_CHECK enum ks_err serve_engine_create_group(struct serve_engine *e, const char *name,
+                                                    int64_t now_ms, struct ks_diag *diag);
+/* Errors: KS_E_NOTFOUND (no group), KS_E_INVALID (exists), KS_E_LIMIT. */
+KS_MUST_CHECK enum ks_err serve_engine_create_stream(struct serve_engine *e, const char *group,
+                                                     const char *name, int64_t now_ms,
+                                                     struct ks_diag *diag);
+/* Notes events put into a stream (for DescribeLogStreams); false when the
+ * stream does not exist. */
+bool serve_engine_stream_touch(struct serve_engine *e, const char *group, const char *name,
+                               int64_t first_ms, int64_t last_ms, uint64_t bytes, int64_t now_ms);
+/* PutMetricFilter: adds or replaces (by log group and filter name) and
+ * recompiles the filter set. Errors: KS_E_NOTFOUND (no group), KS_E_SYNTAX /
+ * KS_E_INVALID (pattern or transformation; diag as metric_filters_add),
+ * KS_E_LIMIT. */
+KS_MUST_CHECK enum ks_err serve_engine_put_filter(struct serve_engine *e, const char *log_group,
+                                                  const struct metric_filter_def *def,
+                                                  int64_t now_ms, struct ks_diag *diag);
+/* DeleteMetricFilter; false when absent. */
+bool serve_engine_delete_filter(struct serve_engine *e, const char *log_group, const char *name);
+
+/* ---- recent events (lock held) -------------------------------------------- */
+
+struct serve_recent {
+    int64_t time_ms;   /* event time */
+    int64_t ingest_ms; /* arrival */
+    int source;
+    char *message; /* the event's bytes, NUL-terminated */
+    size_t len;
+    char *log_group, *stream;        /* "" when none */
+    char *file;                      /* origin file, "" for pushed events */
+    uint64_t offset;                 /* byte offset in file */
+    char *event_name, *event_id;     /* CloudTrail fields, "" when absent */
+    char *principal, *identity_arn;  /* sessionIssuer.arn (else userIdentity.arn); userIdentity.arn */
+    char *key, *error_code, *source_ip;
+    uint64_t seq; /* 1-based arrival number, unique per run */
+};
+
+/* Oldest first: i = 0 is the oldest kept event. */
+size_t serve_engine_recent_count(const struct serve_engine *e);
+const struct serve_recent *serve_engine_recent(const struct serve_engine *e, size_t i);
+
+#endif

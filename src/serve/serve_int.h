@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to src/serve: the engine's fields, shared by its files. */
+#ifndef KS_SERVE_INT_H
+#define KS_SERVE_INT_H
+
+#include "serve/serve.h"
+
+#include "event/event.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sys/types.h>
+
+struct salarm {
+    struct alarm *a;
+    int64_t next_eval;
+    int64_t last_eval; /* INT64_MIN before the first evaluation */
+    uint64_t transitions;
+    bool early;   /* Keysentry::AlarmOptions EarlyFire */
+    bool reeval;  /* a late event re-opened an evaluated period */
+    bool check;   /* a matching event arrived: run the early-fire check */
+};
+
+struct scomp {
+    struct alarm_composite *c;
+    uint64_t transitions;
+};
+
+struct tail_file {
+    char *path;
+    ino_t ino;
+    uint64_t offset;    /* next byte to read; archives: their size once read */
+    off_t size_seen;    /* size at the previous poll (archives wait for it to settle) */
+    bool archive;
+    bool skip_line;     /* inside an over-long line: drop bytes up to its newline */
+    bool dirty;         /* offset changed since the last checkpoint */
+    bool seen;          /* present in the current poll */
+};
+
+struct tail {
+    char *dir;
+    int source;
+    struct tail_file *files;
+    size_t n, cap;
+};
+
+struct serve_engine {
+    pthread_mutex_t mu;
+    const struct config_template *tpl;
+    struct serve_options opts;
+    struct store *db;
+    bool dirty;
+
+    struct metric_filters *mf;
+    struct metric_store *store;
+    struct serve_filter *filters;
+    size_t nfilters;
+
+    struct salarm *alarms;
+    size_t nalarms, calarms;
+    struct scomp *comps;
+    size_t ncomps;
+    int64_t next_expire, retention_ms;
+
+    struct serve_source_stats sources[SERVE_MAX_SOURCES];
+    char *source_names[SERVE_MAX_SOURCES];
+    char *source_groups[SERVE_MAX_SOURCES];
+    size_t nsources;
+
+    struct tail *tails;
+    size_t ntails;
+
+    struct serve_log_group *groups;
+    size_t ngroups;
+    struct serve_log_stream *streams;
+    size_t nstreams;
+
+    /* recent events: a ring of SERVE_RING_MAX_EVENTS slots */
+    struct serve_recent *ring;
+    size_t ring_head, ring_len; /* oldest at ring_head */
+    size_t ring_bytes;
+    uint64_t seq;
+
+    struct event_scan_plan *plan;
+    struct event_scan *scan;
+    unsigned slot[9];
+};
+
+/* serve_engine.c, for serve_tail.c */
+void serve_log(const struct serve_engine *e, const char *level, const char *fmt, ...)
+    KS_PRINTF(3, 4);
+bool serve_ingest_locked(struct serve_engine *e, int source, const char *data, size_t len,
+                         int64_t time_ms, const char *stream, const char *file, uint64_t offset,
+                         int64_t now_ms);
+int serve_add_source_locked(struct serve_engine *e, const char *name, enum serve_source_kind kind,
+                            const char *log_group);
+
+/* serve_tail.c, for serve_engine.c */
+enum ks_err serve_tail_save(struct serve_engine *e, struct ks_diag *diag);
+void serve_tail_free(struct tail *t);
+
+#endif
