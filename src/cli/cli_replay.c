@@ -484,9 +484,15 @@ static void context_json(const struct ctx *c)
 static void ctx_feed(void *ud, const struct metric_event_info *ev)
 {
     struct notify_context_event ne = {
-        .time_ms = ev->time_ms, .event_name = ev->event_name, .event_id = ev->event_id,
-        .principal = ev->principal, .key = ev->key, .source_ip = ev->source_ip,
-        .error_code = ev->error_code, .user_agent = ev->user_agent, .file = ev->file,
+        .time_ms = ev->time_ms,
+        .event_name = ev->event_name,
+        .event_id = ev->event_id,
+        .principal = ev->principal,
+        .key = ev->key,
+        .source_ip = ev->source_ip,
+        .error_code = ev->error_code,
+        .user_agent = ev->user_agent,
+        .file = ev->file,
         .offset = ev->offset,
     };
     notify_context_acc_add(ud, &ne);
@@ -942,8 +948,8 @@ static int setup_notify(struct replay *r, bool dry_run)
     ro.db_path = sqlite3_db_filename(store_db(r->notify_db), "main");
     ro.dry_run = dry_run;
     ro.quiet = r->quiet;
-    if (respond_new(r->tpl, &ro, &r->responder, &d) ||
-        respond_register(r->responder, r->hub, &d) || notify_hub_start(r->hub, &d)) {
+    if (respond_new(r->tpl, &ro, &r->responder, &d) || respond_register(r->responder, r->hub, &d) ||
+        notify_hub_start(r->hub, &d)) {
         cli_error("%s", d.msg);
         return -1;
     }
@@ -975,38 +981,10 @@ static int drain_notify(struct replay *r, int64_t timeout_ms)
 static int build(struct replay *r, const char *tpl_path)
 {
     const struct config_template *t = r->tpl;
-    struct ks_diag d;
     r->mf = metric_filters_new();
-    for (size_t i = 0; i < t->n_metric_filters; i++) {
-        const struct config_metric_filter *f = &t->metric_filters[i];
-        const struct config_metric_transformation *x = &f->transformations[0];
-        struct metric_filter_def def = {
-            .name = f->filter_name_given ? f->filter_name : f->res.logical_id,
-            .pattern = f->filter_pattern,
-            .namespace_ = x->metric_namespace,
-            .metric_name = x->metric_name,
-            .value = x->metric_value,
-            .has_default = x->has_default_value,
-            .default_value = x->default_value,
-            .unit = x->unit,
-            .ndims = x->n_dimensions,
-        };
-        for (size_t k = 0; k < x->n_dimensions && k < METRIC_MAX_DIMENSIONS; k++) {
-            def.dims[k].key = x->dimensions[k].name;
-            def.dims[k].ref = x->dimensions[k].value;
-        }
-        if (metric_filters_add(r->mf, &def, &d) < 0) {
-            cli_error("%s:%u:%u: Resources.%s: %s", tpl_path, f->filter_pattern_pos.line,
-                      f->filter_pattern_pos.col, f->res.logical_id, d.msg);
-            if (d.offset != SIZE_MAX) {
-                char msg[1400];
-                ks_diag_render(&d, "  in FilterPattern", f->filter_pattern,
-                               strlen(f->filter_pattern), msg, sizeof(msg));
-                fprintf(stderr, "%s\n", msg);
-            }
+    for (size_t i = 0; i < t->n_metric_filters; i++)
+        if (cli_add_filter(r->mf, &t->metric_filters[i], tpl_path) != 0)
             return -1;
-        }
-    }
     metric_filters_finish(r->mf);
 
     r->alarms = ks_xcalloc(t->n_alarms ? t->n_alarms : 1, sizeof(*r->alarms));
@@ -1020,91 +998,18 @@ static int build(struct replay *r, const char *tpl_path)
             continue;
         }
         struct alarm_def def;
-        alarm_def_init(&def);
         struct alarm_dimension dims[ALARM_MAX_DIMENSIONS];
-        size_t nd =
-            ca->n_dimensions < ALARM_MAX_DIMENSIONS ? ca->n_dimensions : ALARM_MAX_DIMENSIONS;
-        for (size_t k = 0; k < nd; k++) {
-            dims[k].name = ca->dimensions[k].name;
-            dims[k].value = ca->dimensions[k].value;
-        }
-        def.name = ca->name;
-        def.description = ca->description;
-        def.ns = ca->namespace;
-        def.metric_name = ca->metric_name;
-        def.dimensions = dims;
-        def.n_dimensions = nd;
-        def.statistic = ALARM_STAT_NONE;
-        if (ca->statistic && !alarm_statistic_parse(ca->statistic, &def.statistic)) {
-            cli_error("%s: alarm '%s': unknown Statistic '%s'", tpl_path, ca->name, ca->statistic);
+        if (cli_alarm_def(t, ca, &def, dims, tpl_path) != 0)
             return -1;
-        }
-        def.extended_statistic = ca->extended_statistic;
-        def.period = (int32_t)ca->period;
-        def.evaluation_periods = (int32_t)ca->evaluation_periods;
-        def.datapoints_to_alarm =
-            ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
-        def.threshold = ca->threshold;
-        if (!ca->comparison_operator ||
-            !alarm_comparison_parse(ca->comparison_operator, &def.comparison)) {
-            cli_error("%s: alarm '%s': unknown ComparisonOperator", tpl_path, ca->name);
-            return -1;
-        }
-        if (ca->treat_missing_data &&
-            !alarm_treat_missing_parse(ca->treat_missing_data, &def.treat_missing)) {
-            cli_error("%s: alarm '%s': unknown TreatMissingData", tpl_path, ca->name);
-            return -1;
-        }
-        if (ca->evaluate_low_sample_count_percentile &&
-            !alarm_low_sample_parse(ca->evaluate_low_sample_count_percentile, &def.low_sample)) {
-            cli_error("%s: alarm '%s': unknown EvaluateLowSampleCountPercentile", tpl_path,
-                      ca->name);
-            return -1;
-        }
-        def.unit = ca->unit;
-        def.actions_enabled = ca->actions_enabled;
-        def.alarm_actions = (const char *const *)ca->alarm_actions.v;
-        def.n_alarm_actions = ca->alarm_actions.n;
-        def.ok_actions = (const char *const *)ca->ok_actions.v;
-        def.n_ok_actions = ca->ok_actions.n;
-        def.insufficient_data_actions = (const char *const *)ca->insufficient_data_actions.v;
-        def.n_insufficient_data_actions = ca->insufficient_data_actions.n;
-        def.region = t->region;
-        def.account = t->account_id;
-        if (alarm_def_validate(&def, &d)) {
-            cli_error("%s: Resources.%s (alarm '%s'): %s", tpl_path, ca->res.logical_id, ca->name,
-                      d.msg);
-            return -1;
-        }
         r->alarms[r->nalarms].a = alarm_new(&def, 0);
         r->alarms[r->nalarms].next_eval = INT64_MAX;
         r->nalarms++;
     }
     r->comps = ks_xcalloc(t->n_composite_alarms ? t->n_composite_alarms : 1, sizeof(*r->comps));
     for (size_t i = 0; i < t->n_composite_alarms; i++) {
-        const struct config_composite_alarm *cc = &t->composite_alarms[i];
         struct alarm_composite_def def;
-        alarm_composite_def_init(&def);
-        def.name = cc->name;
-        def.description = cc->description;
-        def.rule = cc->alarm_rule;
-        def.actions_enabled = cc->actions_enabled;
-        def.alarm_actions = (const char *const *)cc->alarm_actions.v;
-        def.n_alarm_actions = cc->alarm_actions.n;
-        def.ok_actions = (const char *const *)cc->ok_actions.v;
-        def.n_ok_actions = cc->ok_actions.n;
-        def.insufficient_data_actions = (const char *const *)cc->insufficient_data_actions.v;
-        def.n_insufficient_data_actions = cc->insufficient_data_actions.n;
-        def.actions_suppressor = cc->actions_suppressor;
-        def.suppressor_wait_period = (int32_t)cc->actions_suppressor_wait_period;
-        def.suppressor_extension_period = (int32_t)cc->actions_suppressor_extension_period;
-        def.region = t->region;
-        def.account = t->account_id;
-        if (alarm_composite_def_validate(&def, &d)) {
-            cli_error("%s:%u:%u: Resources.%s.Properties.AlarmRule: %s", tpl_path,
-                      cc->alarm_rule_pos.line, cc->alarm_rule_pos.col, cc->res.logical_id, d.msg);
+        if (cli_composite_def(t, &t->composite_alarms[i], &def, tpl_path) != 0)
             return -1;
-        }
         r->comps[r->ncomps++].c = alarm_composite_new(&def, 0);
     }
     return 0;
@@ -1421,7 +1326,9 @@ int cli_replay(int argc, char **argv)
         case 'j':
             r.json = true;
             break;
-        case 'n': notify = true; break;
+        case 'n':
+            notify = true;
+            break;
         case 'W': {
             char *end;
             double v = strtod(optarg, &end);
@@ -1433,7 +1340,9 @@ int cli_replay(int argc, char **argv)
             notify_timeout_ms = (int64_t)(v * 1000);
             break;
         }
-        case 'Y': dry_run = true; break;
+        case 'Y':
+            dry_run = true;
+            break;
         case 'q':
             r.quiet = true;
             break;

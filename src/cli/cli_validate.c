@@ -72,79 +72,19 @@ static int check(const struct config_template *t, const char *path)
 {
     int bad = 0;
     struct metric_filters *mf = metric_filters_new();
-    struct ks_diag d;
-    for (size_t i = 0; i < t->n_metric_filters; i++) {
-        const struct config_metric_filter *f = &t->metric_filters[i];
-        const struct config_metric_transformation *x = &f->transformations[0];
-        struct metric_filter_def def = {.name = f->filter_name,
-                                        .pattern = f->filter_pattern,
-                                        .namespace_ = x->metric_namespace,
-                                        .metric_name = x->metric_name,
-                                        .value = x->metric_value,
-                                        .has_default = x->has_default_value,
-                                        .default_value = x->default_value,
-                                        .unit = x->unit,
-                                        .ndims = x->n_dimensions};
-        for (size_t k = 0; k < x->n_dimensions && k < METRIC_MAX_DIMENSIONS; k++) {
-            def.dims[k].key = x->dimensions[k].name;
-            def.dims[k].ref = x->dimensions[k].value;
-        }
-        if (metric_filters_add(mf, &def, &d) < 0) {
-            fprintf(stderr, "keysentry: %s:%u:%u: Resources.%s: %s\n", path,
-                    f->filter_pattern_pos.line, f->filter_pattern_pos.col, f->res.logical_id,
-                    d.msg);
-            if (d.offset != SIZE_MAX) {
-                char msg[1400];
-                ks_diag_render(&d, "  FilterPattern", f->filter_pattern, strlen(f->filter_pattern),
-                               msg, sizeof(msg));
-                fprintf(stderr, "%s\n", msg);
-            }
-            bad = 1;
-        }
-    }
+    for (size_t i = 0; i < t->n_metric_filters; i++)
+        bad |= cli_add_filter(mf, &t->metric_filters[i], path) != 0;
     metric_filters_free(mf);
     for (size_t i = 0; i < t->n_alarms; i++) {
-        const struct config_alarm *ca = &t->alarms[i];
-        if (ca->n_metrics)
+        if (t->alarms[i].n_metrics)
             continue; /* metric math: parsed by config, evaluated later */
         struct alarm_def def;
-        alarm_def_init(&def);
-        def.name = ca->name;
-        def.ns = ca->namespace;
-        def.metric_name = ca->metric_name;
-        def.statistic = ALARM_STAT_NONE;
-        if (ca->statistic)
-            alarm_statistic_parse(ca->statistic, &def.statistic);
-        def.extended_statistic = ca->extended_statistic;
-        def.period = (int32_t)ca->period;
-        def.evaluation_periods = (int32_t)ca->evaluation_periods;
-        def.datapoints_to_alarm =
-            ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
-        def.threshold = ca->threshold;
-        if (ca->comparison_operator)
-            alarm_comparison_parse(ca->comparison_operator, &def.comparison);
-        if (alarm_def_validate(&def, &d)) {
-            fprintf(stderr, "keysentry: %s: Resources.%s (alarm '%s'): %s\n", path,
-                    ca->res.logical_id, ca->name, d.msg);
-            bad = 1;
-        }
+        struct alarm_dimension dims[ALARM_MAX_DIMENSIONS];
+        bad |= cli_alarm_def(t, &t->alarms[i], &def, dims, path) != 0;
     }
     for (size_t i = 0; i < t->n_composite_alarms; i++) {
-        const struct config_composite_alarm *cc = &t->composite_alarms[i];
         struct alarm_composite_def def;
-        alarm_composite_def_init(&def);
-        def.name = cc->name;
-        def.rule = cc->alarm_rule;
-        def.actions_suppressor = cc->actions_suppressor;
-        def.suppressor_wait_period = (int32_t)cc->actions_suppressor_wait_period;
-        def.suppressor_extension_period = (int32_t)cc->actions_suppressor_extension_period;
-        def.region = t->region;
-        def.account = t->account_id;
-        if (alarm_composite_def_validate(&def, &d)) {
-            fprintf(stderr, "keysentry: %s:%u:%u: Resources.%s.Properties.AlarmRule: %s\n", path,
-                    cc->alarm_rule_pos.line, cc->alarm_rule_pos.col, cc->res.logical_id, d.msg);
-            bad = 1;
-        }
+        bad |= cli_composite_def(t, &t->composite_alarms[i], &def, path) != 0;
     }
     return bad;
 }
