@@ -75,6 +75,8 @@ static const char help[] =
     "                        Keysentry::Response resources; waits until delivered\n"
     "  --notify-timeout S    how long to wait for deliveries at the end (default 60)\n"
     "  --dry-run             responses only log what they would do\n"
+    "  --respond-trail PATH  record every response (CloudTrail-format NDJSON) in PATH\n"
+    "                        (a file, or a directory for one file per day)\n"
     "  -q, --quiet           no progress and no warnings on stderr\n"
     "  -h, --help            show this help\n"
     "\n"
@@ -914,7 +916,7 @@ static int on_event(void *ud, const struct event *ev)
 
 /* ---- notifications ------------------------------------------------------ */
 
-static int setup_notify(struct replay *r, bool dry_run)
+static int setup_notify(struct replay *r, bool dry_run, const char *respond_trail)
 {
     struct ks_diag d;
     r->notify_db = r->db;
@@ -936,6 +938,7 @@ static int setup_notify(struct replay *r, bool dry_run)
     }
     struct notify_options no;
     memset(&no, 0, sizeof(no));
+    no.queue_outcomes = true; /* written back into the alarms' history at the end */
     if (notify_hub_new(r->notify_db, &no, &r->hub, &d) ||
         notify_hub_configure(r->hub, r->tpl, &d)) {
         cli_error("%s", d.msg);
@@ -947,6 +950,7 @@ static int setup_notify(struct replay *r, bool dry_run)
     memset(&ro, 0, sizeof(ro));
     ro.db_path = sqlite3_db_filename(store_db(r->notify_db), "main");
     ro.dry_run = dry_run;
+    ro.trail_path = respond_trail;
     ro.quiet = r->quiet;
     if (respond_new(r->tpl, &ro, &r->responder, &d) || respond_register(r->responder, r->hub, &d) ||
         notify_hub_start(r->hub, &d)) {
@@ -956,11 +960,55 @@ static int setup_notify(struct replay *r, bool dry_run)
     return 0;
 }
 
+/* A delivery's outcome becomes the alarm's Action history item, and a line. */
+static void on_outcome(void *ud, const struct notify_outcome *o)
+{
+    struct replay *r = ud;
+    for (size_t i = 0; i < r->nalarms; i++)
+        if (!strcmp(alarm_get_def(r->alarms[i].a)->name, o->alarm_name))
+            alarm_record_action(r->alarms[i].a, o->time_ms, o->action_arn, o->state_update_ms,
+                                o->published_message, o->error);
+    for (size_t i = 0; i < r->ncomps; i++)
+        if (!strcmp(alarm_composite_get_def(r->comps[i].c)->name, o->alarm_name))
+            alarm_composite_record_action(r->comps[i].c, o->time_ms, o->action_arn,
+                                          o->state_update_ms, o->published_message, o->error);
+    if (r->quiet && !r->json)
+        return;
+    char t[40];
+    iso_time(t, sizeof(t), o->time_ms);
+    const char *target = o->subscription_arn ? o->subscription_arn : o->action_arn;
+    if (!r->json) {
+        printf("%s  action %s (%s) for %s: %s%s%s\n", t, target, o->protocol, o->alarm_name,
+               o->error ? "failed" : "delivered", o->error ? ": " : "", o->error ? o->error : "");
+        return;
+    }
+    fputs("{\"type\":\"Action\",\"alarm\":", stdout);
+    cli_json_string(stdout, o->alarm_name, strlen(o->alarm_name));
+    fputs(",\"action\":", stdout);
+    cli_json_string(stdout, o->action_arn, strlen(o->action_arn));
+    fputs(",\"target\":", stdout);
+    cli_json_string(stdout, target, strlen(target));
+    printf(",\"protocol\":\"%s\",\"newState\":\"%s\",\"messageId\":\"%s\",\"attempt\":%u,"
+           "\"time\":\"%s\",\"status\":\"%s\"",
+           o->protocol, o->new_state, o->message_id, o->attempt, t,
+           o->error ? "failed" : "delivered");
+    if (o->error) {
+        fputs(",\"error\":", stdout);
+        cli_json_string(stdout, o->error, strlen(o->error));
+    }
+    fputs("}\n", stdout);
+}
+
 static int drain_notify(struct replay *r, int64_t timeout_ms)
 {
     struct notify_stats left;
     struct ks_diag d;
     enum ks_err e = notify_hub_drain(r->hub, timeout_ms, &left, &d);
+    uint64_t dropped = 0;
+    notify_hub_poll_outcomes(r->hub, on_outcome, r, &dropped);
+    if (dropped && !r->quiet)
+        cli_error("warning: %llu delivery outcomes were not kept (queue bound)",
+                  (unsigned long long)dropped);
     if (!r->quiet && !r->json)
         fprintf(stderr,
                 "keysentry: notifications: %llu queued, %llu delivered, %llu dead-lettered, "
@@ -1226,6 +1274,7 @@ int cli_replay(int argc, char **argv)
         {"notify", no_argument, NULL, 'n'},
         {"notify-timeout", required_argument, NULL, 'W'},
         {"dry-run", no_argument, NULL, 'Y'},
+        {"respond-trail", required_argument, NULL, 'Z'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1239,6 +1288,7 @@ int cli_replay(int argc, char **argv)
     const char *tpl_path = NULL, *db_path = NULL;
     bool retention_given = false;
     bool notify = false, dry_run = false;
+    const char *respond_trail = NULL;
     int64_t notify_timeout_ms = 60000;
     struct config_options copts;
     memset(&copts, 0, sizeof(copts));
@@ -1343,6 +1393,9 @@ int cli_replay(int argc, char **argv)
         case 'Y':
             dry_run = true;
             break;
+        case 'Z':
+            respond_trail = optarg;
+            break;
         case 'q':
             r.quiet = true;
             break;
@@ -1430,7 +1483,7 @@ int cli_replay(int argc, char **argv)
             r.skipping = false;
         }
     }
-    if (notify && setup_notify(&r, dry_run) != 0) {
+    if (notify && setup_notify(&r, dry_run, respond_trail) != 0) {
         rc = CLI_FAIL;
         goto out;
     }

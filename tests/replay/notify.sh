@@ -43,3 +43,45 @@ if bad:
     sys.exit(1)
 print("ok: the lab alarm email arrived with AWS's layout and the context block")
 PY
+grep -q '"type":"Action".*"protocol":"email".*"status":"delivered"' "$T/out.json" ||
+    { echo "FAIL: no delivered Action line for the email"; cat "$T/out.json"; exit 1; }
+echo "ok: the delivery outcome is reported as an Action"
+
+# a response in the alarm's actions runs through the same outbox, once, and is
+# recorded in keysentry's own trail
+cat >"$T/respond.yaml" <<X
+Resources:
+  Failures:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: trail
+      FilterPattern: '{ \$.errorCode = "*" && \$.eventSource = "kms.amazonaws.com" }'
+      MetricTransformations: [{MetricName: Failures, MetricNamespace: Lab, MetricValue: "1"}]
+  Page:
+    Type: Keysentry::Response::Exec
+    Properties:
+      Command: [/usr/bin/tee, $T/paged.json]
+      TimeoutSeconds: 10
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: failures
+      Namespace: Lab
+      MetricName: Failures
+      Statistic: Sum
+      Period: 10
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: ignore
+      AlarmActions: [!Ref Page]
+X
+"$K" replay --json -q --notify --notify-timeout 30 --respond-trail "$T/respond-trail.ndjson" \
+    -c "$T/respond.yaml" "$SRC/examples/lab/trail-kms-failures.ndjson" >"$T/r.json"
+[ -s "$T/paged.json" ] && grep -q '"AlarmName":"failures"' "$T/paged.json" ||
+    { echo "FAIL: the exec response did not receive the alarm message"; exit 1; }
+n=$(grep -c '"type":"Action".*"status":"delivered"' "$T/r.json")
+[ "$n" -eq 1 ] || { echo "FAIL: expected 1 delivered response action, got $n"; exit 1; }
+grep -q '"eventSource":"keysentry.local"' "$T/respond-trail.ndjson" ||
+    { echo "FAIL: the response is not in keysentry's own trail"; exit 1; }
+echo "ok: the Exec response ran once, with the message on stdin, and is in the trail"
