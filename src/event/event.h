@@ -210,8 +210,10 @@ void event_reader_opts_init(struct event_reader_opts *o);
 int event_read_path(const char *path, const struct event_reader_opts *opts, event_fn *fn, void *ctx,
                     struct event_stats *stats);
 
-/* Parses an ISO 8601 CloudTrail time ("2023-07-10T11:42:18Z", optional
- * fraction) into milliseconds since the epoch; false if malformed. */
+/* Parses an ISO 8601 time as CloudTrail and CloudWatch write it
+ * ("2023-07-10T11:42:18Z", optional fraction, or an offset +HH:MM / +HHMM as
+ * in "2023-01-09T14:07:25.504+0000") into milliseconds since the epoch;
+ * false if malformed. */
 bool event_parse_time(const char *s, size_t len, int64_t *ms);
 
 #endif

@@ -133,12 +133,14 @@ bool event_parse_time(const char *s, size_t len, int64_t *ms)
     int64_t tz = 0;
     if (i < len && s[i] == 'Z') {
         i++;
-    } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+    } else if ((i + 6 == len && s[i + 3] == ':') || i + 5 == len) {
+        /* +HH:MM (ISO 8601) or +HHMM (CloudWatch's alarm messages) */
         int th, tm;
-        if (!digits(s + i + 1, 2, &th) || !digits(s + i + 4, 2, &tm))
+        if ((s[i] != '+' && s[i] != '-') || !digits(s + i + 1, 2, &th) ||
+            !digits(s + len - 2, 2, &tm) || th > 23 || tm > 59)
             return false;
         tz = (th * 3600 + tm * 60) * (s[i] == '+' ? 1 : -1);
-        i += 6;
+        i = len;
     } else {
         return false;
     }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* respond: small shared helpers (names, UUIDs, times, URL encoding, secrets). */
+#include "event/event.h"
 #include "respond/respond_int.h"
 
 #include <openssl/crypto.h>
@@ -61,62 +62,10 @@ void respond_iso8601(int64_t ms, char out[21])
         snprintf(out, 21, "1970-01-01T00:00:00Z");
 }
 
-static bool digits(const char *s, size_t n, int *v)
-{
-    int x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        x = x * 10 + (s[i] - '0');
-    }
-    *v = x;
-    return true;
-}
-
-static int64_t days_from_civil(int y, int m, int d)
-{
-    /* Howard Hinnant's days_from_civil, proleptic Gregorian. */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 bool respond_parse_time(const char *s, int64_t *ms)
 {
     /* 2024-03-05T20:31:04.488+0000 (alarm messages) or 2024-03-05T20:31:04Z */
-    if (!s)
-        return false;
-    size_t n = strlen(s);
-    int y, mo, d, h, mi, se, frac = 0;
-    if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
-        return false;
-    if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
-        !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se))
-        return false;
-    size_t i = 19;
-    if (s[i] == '.') {
-        size_t start = ++i, nd = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        nd = i - start;
-        if (nd == 0)
-            return false;
-        int f = 0;
-        if (!digits(s + start, nd > 3 ? 3 : nd, &f))
-            return false;
-        for (size_t k = nd; k < 3; k++)
-            f *= 10;
-        frac = f;
-    }
-    if (!(strcmp(s + i, "Z") == 0 || strcmp(s + i, "+0000") == 0 || strcmp(s + i, "+00:00") == 0))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return false;
-    *ms = ((days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60 + se) * 1000 + frac;
-    return true;
+    return s && event_parse_time(s, strlen(s), ms);
 }
 
 enum ks_err respond_form_encode(const char *s, struct ks_buf *out)
