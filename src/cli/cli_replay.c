@@ -28,6 +28,7 @@
 #include "metric/metric.h"
 #include "notify/notify.h"
 #include "respond/respond.h"
+#include "serve/serve.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -255,45 +256,12 @@ static void iso_time(char *buf, size_t n, int64_t ms)
              tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static bool query(void *ctx, const struct alarm_def *def, int64_t start_ms, int64_t end_ms,
-                  struct alarm_datapoint *out)
+/* The periods an evaluation at eval_ms judged: [*start, *end). */
+static void eval_window(const struct alarm_def *def, int64_t eval_ms, int64_t *start, int64_t *end)
 {
-    struct replay *r = ctx;
-    struct metric_dim dims[ALARM_MAX_DIMENSIONS];
-    for (size_t i = 0; i < def->n_dimensions && i < ALARM_MAX_DIMENSIONS; i++) {
-        dims[i].name = def->dimensions[i].name;
-        dims[i].value = def->dimensions[i].value;
-    }
-    long s =
-        metric_store_find(r->store, def->ns, def->metric_name, dims, def->n_dimensions, def->unit);
-    if (s < 0)
-        return false;
-    struct metric_stats st;
-    if (!metric_store_stats(r->store, (size_t)s, start_ms, end_ms, &st))
-        return false;
-    out->sample_count = st.sample_count;
-    switch (def->statistic) {
-    case ALARM_STAT_SAMPLE_COUNT:
-        out->value = st.sample_count;
-        break;
-    case ALARM_STAT_SUM:
-        out->value = st.sum;
-        break;
-    case ALARM_STAT_AVERAGE:
-        out->value = st.sum / st.sample_count;
-        break;
-    case ALARM_STAT_MINIMUM:
-        out->value = st.minimum;
-        break;
-    case ALARM_STAT_MAXIMUM:
-        out->value = st.maximum;
-        break;
-    case ALARM_STAT_NONE: {
-        double p = strtod(def->extended_statistic + 1, NULL);
-        return metric_store_percentile(r->store, (size_t)s, start_ms, end_ms, p, &out->value);
-    }
-    }
-    return true;
+    int64_t step = def->period < 60 ? 10000 : 60000;
+    *end = eval_ms - (eval_ms % step);
+    *start = *end - (int64_t)def->period * 1000 * def->evaluation_periods;
 }
 
 static bool child_state(void *ctx, const char *name, struct alarm_child_state *out)
@@ -385,16 +353,9 @@ static void build_context(struct replay *r, const struct alarm_def *def, int64_t
                           struct ctx *c)
 {
     memset(c, 0, sizeof(*c));
-    int64_t step = def->period < 60 ? 10000 : 60000;
-    int64_t end = eval_ms - (eval_ms % step);
-    int64_t start = end - (int64_t)def->period * 1000 * def->evaluation_periods;
-    struct metric_dim dims[ALARM_MAX_DIMENSIONS];
-    for (size_t i = 0; i < def->n_dimensions && i < ALARM_MAX_DIMENSIONS; i++) {
-        dims[i].name = def->dimensions[i].name;
-        dims[i].value = def->dimensions[i].value;
-    }
-    long series =
-        metric_store_find(r->store, def->ns, def->metric_name, dims, def->n_dimensions, def->unit);
+    int64_t start, end;
+    eval_window(def, eval_ms, &start, &end);
+    long series = serve_alarm_series(r->store, def);
     if (series >= 0)
         metric_filters_recent(r->mf, series, start, end, ctx_event, c);
     tally_sort(&c->principals);
@@ -510,16 +471,9 @@ static void enqueue(struct replay *r, const struct notify_alarm *na, const struc
     struct notify_context nctx;
     memset(&nctx, 0, sizeof(nctx));
     if (def) {
-        int64_t step = def->period < 60 ? 10000 : 60000;
-        int64_t end = ch->time_ms - (ch->time_ms % step);
-        int64_t start = end - (int64_t)def->period * 1000 * def->evaluation_periods;
-        struct metric_dim dims[ALARM_MAX_DIMENSIONS];
-        for (size_t i = 0; i < def->n_dimensions && i < ALARM_MAX_DIMENSIONS; i++) {
-            dims[i].name = def->dimensions[i].name;
-            dims[i].value = def->dimensions[i].value;
-        }
-        long series = metric_store_find(r->store, def->ns, def->metric_name, dims,
-                                        def->n_dimensions, def->unit);
+        int64_t start, end;
+        eval_window(def, ch->time_ms, &start, &end);
+        long series = serve_alarm_series(r->store, def);
         if (series >= 0)
             metric_filters_recent(r->mf, series, start, end, ctx_feed, acc);
         notify_context_acc_get(acc, start, end, &nctx);
@@ -614,7 +568,7 @@ static void record_point(struct replay *r, struct ralarm *ra, int64_t eval_ms)
     if (!ra->pts)
         ra->pts = ks_xmalloc(REPLAY_CHART_POINTS * sizeof(*ra->pts));
     struct alarm_datapoint dp;
-    bool have = query(r, def, start, t0, &dp);
+    bool have = serve_alarm_query(r->store, def, start, t0, &dp);
     ra->pts[ra->npts++] = (struct chart_point){start, have ? dp.value : 0, have};
     ra->last_pt = start;
 }
@@ -635,7 +589,7 @@ static void advance(struct replay *r, int64_t t)
             struct ralarm *ra = &r->alarms[i];
             if (ra->next_eval != next)
                 continue;
-            if (alarm_evaluate(ra->a, next, query, r, &ch)) {
+            if (alarm_evaluate(ra->a, next, serve_alarm_query, r->store, &ch)) {
                 ra->transitions++;
                 report_change(r, alarm_get_def(ra->a)->name, "MetricAlarm", &ch,
                               alarm_get_def(ra->a));

@@ -35,7 +35,7 @@
 #include "metric/metric.h"
 
 /* Bounds (docs/serve.md#limits). */
-#define SERVE_RING_MAX_EVENTS 10000      /* recent events kept for search */
+#define SERVE_RING_MAX_EVENTS 10000       /* recent events kept for search */
 #define SERVE_RING_MAX_BYTES  (64u << 20) /* their message bytes */
 #define SERVE_MAX_SOURCES     64
 #define SERVE_MAX_TAIL_FILES  100000 /* files tracked per tailed directory */
@@ -79,6 +79,17 @@ struct serve_options {
     void *on_change_ctx;
     bool quiet; /* no log lines on stderr */
 };
+
+/*
+ * The metric store as the alarm evaluator sees it; shared by serve and
+ * replay. serve_alarm_series finds the series an alarm watches (its
+ * namespace, metric, dimensions and unit), -1 when it has no data yet.
+ * serve_alarm_query is an alarm_query_fn whose ctx is the store: the alarm's
+ * statistic over [start_ms, end_ms), false when the slot has no sample.
+ */
+long serve_alarm_series(const struct metric_store *store, const struct alarm_def *def);
+bool serve_alarm_query(void *store, const struct alarm_def *def, int64_t start_ms, int64_t end_ms,
+                       struct alarm_datapoint *out);
 
 struct serve_engine;
 
@@ -229,11 +240,12 @@ struct serve_recent {
     int source;
     char *message; /* the event's bytes, NUL-terminated */
     size_t len;
-    char *log_group, *stream;        /* "" when none */
-    char *file;                      /* origin file, "" for pushed events */
-    uint64_t offset;                 /* byte offset in file */
-    char *event_name, *event_id;     /* CloudTrail fields, "" when absent */
-    char *principal, *identity_arn;  /* sessionIssuer.arn (else userIdentity.arn); userIdentity.arn */
+    char *log_group, *stream;    /* "" when none */
+    char *file;                  /* origin file, "" for pushed events */
+    uint64_t offset;             /* byte offset in file */
+    char *event_name, *event_id; /* CloudTrail fields, "" when absent */
+    char *principal,
+        *identity_arn; /* sessionIssuer.arn (else userIdentity.arn); userIdentity.arn */
     char *key, *error_code, *source_ip;
     uint64_t seq; /* 1-based arrival number, unique per run */
 };

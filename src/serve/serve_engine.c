@@ -49,7 +49,7 @@ void serve_engine_unlock(struct serve_engine *e)
 
 /* ---- datapoints ----------------------------------------------------------- */
 
-static long find_series(const struct serve_engine *e, const struct alarm_def *def)
+long serve_alarm_series(const struct metric_store *store, const struct alarm_def *def)
 {
     struct metric_dim dims[ALARM_MAX_DIMENSIONS];
     size_t nd = def->n_dimensions < ALARM_MAX_DIMENSIONS ? def->n_dimensions : ALARM_MAX_DIMENSIONS;
@@ -57,19 +57,18 @@ static long find_series(const struct serve_engine *e, const struct alarm_def *de
         dims[i].name = def->dimensions[i].name;
         dims[i].value = def->dimensions[i].value;
     }
-    return metric_store_find(e->store, def->ns, def->metric_name, dims, nd, def->unit);
+    return metric_store_find(store, def->ns, def->metric_name, dims, nd, def->unit);
 }
 
-/* As cli_replay.c's query: the alarm's statistic over one slot. */
-static bool query(void *ctx, const struct alarm_def *def, int64_t start_ms, int64_t end_ms,
-                  struct alarm_datapoint *out)
+bool serve_alarm_query(void *ctx, const struct alarm_def *def, int64_t start_ms, int64_t end_ms,
+                       struct alarm_datapoint *out)
 {
-    struct serve_engine *e = ctx;
-    long s = find_series(e, def);
+    const struct metric_store *store = ctx;
+    long s = serve_alarm_series(store, def);
     if (s < 0)
         return false;
     struct metric_stats st;
-    if (!metric_store_stats(e->store, (size_t)s, start_ms, end_ms, &st))
+    if (!metric_store_stats(store, (size_t)s, start_ms, end_ms, &st))
         return false;
     out->sample_count = st.sample_count;
     switch (def->statistic) {
@@ -90,7 +89,7 @@ static bool query(void *ctx, const struct alarm_def *def, int64_t start_ms, int6
         break;
     case ALARM_STAT_NONE: {
         double p = strtod(def->extended_statistic + 1, NULL);
-        return metric_store_percentile(e->store, (size_t)s, start_ms, end_ms, p, &out->value);
+        return metric_store_percentile(store, (size_t)s, start_ms, end_ms, p, &out->value);
     }
     }
     return true;
@@ -136,8 +135,8 @@ static int64_t lookback_ms(const struct alarm_def *def)
  * here once src/notify and src/respond exist; they must be written to the
  * outbox before the change is acknowledged anywhere else.
  */
-static void enqueue_actions(struct serve_engine *e, const char *name,
-                            const struct alarm_change *ch, bool early)
+static void enqueue_actions(struct serve_engine *e, const char *name, const struct alarm_change *ch,
+                            bool early)
 {
     if (e->opts.on_change) {
         e->opts.on_change(e->opts.on_change_ctx, name, ch, early);
@@ -203,8 +202,8 @@ static void ring_add(struct serve_engine *e, bool scanned, const char *data, siz
                      int64_t time_ms, int source, const char *stream, const char *file,
                      uint64_t offset, int64_t now_ms)
 {
-    while (e->ring_len && (e->ring_len == SERVE_RING_MAX_EVENTS ||
-                           e->ring_bytes + len > SERVE_RING_MAX_BYTES))
+    while (e->ring_len &&
+           (e->ring_len == SERVE_RING_MAX_EVENTS || e->ring_bytes + len > SERVE_RING_MAX_BYTES))
         ring_drop_oldest(e);
     struct serve_recent *r = &e->ring[(e->ring_head + e->ring_len) % SERVE_RING_MAX_EVENTS];
     e->ring_len++;
@@ -413,12 +412,12 @@ static void early_check(struct serve_engine *e, struct salarm *sa, int64_t now_m
     int64_t p = (int64_t)def->period * 1000;
     struct alarm_datapoint dp;
     /* the running period: [next - P, now] */
-    if (!query(e, def, next - p, now_ms + 1, &dp) || !breaches(def, dp.value))
+    if (!serve_alarm_query(e->store, def, next - p, now_ms + 1, &dp) || !breaches(def, dp.value))
         return;
     if (def->statistic == ALARM_STAT_SUM) {
         /* Sum only grows with non-negative samples */
         struct metric_stats st;
-        long s = find_series(e, def);
+        long s = serve_alarm_series(e->store, def);
         if (s < 0 || !metric_store_stats(e->store, (size_t)s, next - p, now_ms + 1, &st) ||
             st.minimum < 0)
             return;
@@ -427,7 +426,8 @@ static void early_check(struct serve_engine *e, struct salarm *sa, int64_t now_m
     int32_t hits = 1;
     for (int32_t k = 1; k < def->evaluation_periods && hits < m; k++) {
         struct alarm_datapoint prev;
-        if (query(e, def, next - p * (k + 1), next - p * k, &prev) && breaches(def, prev.value))
+        if (serve_alarm_query(e->store, def, next - p * (k + 1), next - p * k, &prev) &&
+            breaches(def, prev.value))
             hits++;
     }
     if (hits < m)
@@ -491,7 +491,7 @@ void serve_engine_tick(struct serve_engine *e, int64_t now_ms)
         int64_t at = sa->reeval ? now_ms : sa->next_eval;
         if (at > now_ms)
             at = now_ms;
-        if (alarm_evaluate(sa->a, at, query, e, &ch)) {
+        if (alarm_evaluate(sa->a, at, serve_alarm_query, e->store, &ch)) {
             sa->transitions++;
             e->dirty = true;
             enqueue_actions(e, alarm_get_def(sa->a)->name, &ch, false);
@@ -573,8 +573,8 @@ enum ks_err serve_engine_put_alarm(struct serve_engine *e, const struct alarm_de
     } else {
         for (size_t i = 0; i < e->ncomps; i++)
             if (!strcmp(alarm_composite_get_def(e->comps[i].c)->name, def->name))
-                err = ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
-                                  "a composite alarm is named '%s'", def->name);
+                err = ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "a composite alarm is named '%s'",
+                                  def->name);
         if (!err) {
             /* AWS evaluates a new alarm right away (spec/alarms.md §2.2) */
             sa = push_alarm(e, alarm_new(def, now_ms), now_ms);
@@ -721,16 +721,15 @@ static struct serve_log_stream *find_stream(struct serve_engine *e, const char *
     return NULL;
 }
 
-enum ks_err serve_engine_create_stream(struct serve_engine *e, const char *group,
-                                       const char *name, int64_t now_ms, struct ks_diag *diag)
+enum ks_err serve_engine_create_stream(struct serve_engine *e, const char *group, const char *name,
+                                       int64_t now_ms, struct ks_diag *diag)
 {
     enum ks_err err = KS_OK;
     serve_engine_lock(e);
     if (!serve_engine_group_find(e, group))
         err = ks_diag_set(diag, KS_E_NOTFOUND, SIZE_MAX, "The specified log group does not exist.");
     else if (find_stream(e, group, name))
-        err = ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
-                          "The specified log stream already exists");
+        err = ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "The specified log stream already exists");
     else if (e->nstreams == SERVE_MAX_STREAMS)
         err = ks_diag_set(diag, KS_E_LIMIT, SIZE_MAX, "Resource limit exceeded.");
     else {
@@ -829,7 +828,8 @@ enum ks_err serve_engine_put_filter(struct serve_engine *e, const char *log_grou
     serve_engine_lock(e);
     size_t i;
     for (i = 0; i < e->nfilters; i++)
-        if (!strcmp(e->filters[i].log_group, log_group) && !strcmp(e->filters[i].def.name, def->name))
+        if (!strcmp(e->filters[i].log_group, log_group) &&
+            !strcmp(e->filters[i].def.name, def->name))
             break;
     if (!serve_engine_group_find(e, log_group)) {
         err = ks_diag_set(diag, KS_E_NOTFOUND, SIZE_MAX, "The specified log group does not exist.");
@@ -885,8 +885,9 @@ static enum ks_err exec1(struct store *db, const char *sql, struct ks_diag *diag
 static enum ks_err save_states(struct serve_engine *e, struct ks_diag *diag)
 {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(store_db(e->db), "INSERT OR REPLACE INTO alarm_state VALUES (?, ?, ?, ?)",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(store_db(e->db),
+                           "INSERT OR REPLACE INTO alarm_state VALUES (?, ?, ?, ?)", -1, &q,
+                           NULL) != SQLITE_OK)
         return store_fail(e->db, diag, "saving alarm state");
     for (size_t i = 0; i < e->nalarms + e->ncomps; i++) {
         bool metric = i < e->nalarms;
@@ -895,13 +896,14 @@ static enum ks_err save_states(struct serve_engine *e, struct ks_diag *diag)
         sqlite3_reset(q);
         sqlite3_bind_text(q, 1, metric ? alarm_get_def(a)->name : alarm_composite_get_def(c)->name,
                           -1, SQLITE_STATIC);
-        sqlite3_bind_text(
-            q, 2, alarm_state_name(metric ? alarm_get_state(a) : alarm_composite_state(c)), -1,
-            SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, metric ? alarm_state_updated_ms(a)
-                                        : alarm_composite_state_updated_ms(c));
-        sqlite3_bind_int64(q, 4, (sqlite3_int64)(metric ? e->alarms[i].transitions
-                                                        : e->comps[i - e->nalarms].transitions));
+        sqlite3_bind_text(q, 2,
+                          alarm_state_name(metric ? alarm_get_state(a) : alarm_composite_state(c)),
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_int64(
+            q, 3, metric ? alarm_state_updated_ms(a) : alarm_composite_state_updated_ms(c));
+        sqlite3_bind_int64(q, 4,
+                           (sqlite3_int64)(metric ? e->alarms[i].transitions
+                                                  : e->comps[i - e->nalarms].transitions));
         if (sqlite3_step(q) != SQLITE_DONE) {
             sqlite3_finalize(q);
             return store_fail(e->db, diag, "saving alarm state");
@@ -1008,8 +1010,9 @@ static enum ks_err build_alarm(struct serve_engine *e, const struct config_alarm
 {
     const struct config_template *t = e->tpl;
     if (ca->n_metrics) {
-        serve_log(e, "warn", "alarm '%s' uses metric math, which serve does not evaluate yet; "
-                             "skipped",
+        serve_log(e, "warn",
+                  "alarm '%s' uses metric math, which serve does not evaluate yet; "
+                  "skipped",
                   ca->name);
         return KS_OK;
     }
@@ -1038,10 +1041,10 @@ static enum ks_err build_alarm(struct serve_engine *e, const struct config_alarm
     def.threshold = ca->threshold;
     if (!ca->comparison_operator ||
         !alarm_comparison_parse(ca->comparison_operator, &def.comparison))
-        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
-                           "Resources.%s: unknown ComparisonOperator", ca->res.logical_id);
-    if (ca->treat_missing_data && !alarm_treat_missing_parse(ca->treat_missing_data,
-                                                             &def.treat_missing))
+        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "Resources.%s: unknown ComparisonOperator",
+                           ca->res.logical_id);
+    if (ca->treat_missing_data &&
+        !alarm_treat_missing_parse(ca->treat_missing_data, &def.treat_missing))
         return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "Resources.%s: unknown TreatMissingData",
                            ca->res.logical_id);
     if (ca->evaluate_low_sample_count_percentile &&
@@ -1170,8 +1173,8 @@ enum ks_err serve_engine_new(const struct config_template *t, const struct serve
             .has_default = x->has_default_value,
             .default_value = x->default_value,
             .unit = x->unit,
-            .ndims = x->n_dimensions < METRIC_MAX_DIMENSIONS ? x->n_dimensions
-                                                              : METRIC_MAX_DIMENSIONS,
+            .ndims =
+                x->n_dimensions < METRIC_MAX_DIMENSIONS ? x->n_dimensions : METRIC_MAX_DIMENSIONS,
         };
         for (size_t k = 0; k < def.ndims; k++) {
             def.dims[k].key = x->dimensions[k].name;
