@@ -12,6 +12,12 @@
 int cli_load_template(const char *path, const struct config_options *opts,
                       struct config_template **out);
 
+/* The template options every command shares, by getopt value: 'p' --param
+ * K=V (stored in params, which needs room for argc entries), 'S'
+ * --stack-name, 'A' --account, 'R' --region. Returns 1 when c was one of
+ * them, 0 when it was not, -1 after printing a usage error. */
+int cli_template_option(int c, const char *arg, struct config_options *o, const char **params);
+
 /* cli_template.c: a template's resources as the modules' definitions. Each
  * returns 0, or -1 after printing the error (file, resource, line:col). */
 int cli_add_filter(struct metric_filters *mf, const struct config_metric_filter *f,

@@ -1254,23 +1254,6 @@ int cli_replay(int argc, char **argv)
         case 'c':
             tpl_path = optarg;
             break;
-        case 'p':
-            if (!strchr(optarg, '=')) {
-                cli_error("--param needs KEY=VALUE, got '%s'", optarg);
-                free(params);
-                return CLI_USAGE;
-            }
-            params[copts.n_params++] = optarg;
-            break;
-        case 'S':
-            copts.stack_name = optarg;
-            break;
-        case 'A':
-            copts.account_id = optarg;
-            break;
-        case 'R':
-            copts.region = optarg;
-            break;
         case 'F':
         case 'U': {
             int64_t ms;
@@ -1357,10 +1340,15 @@ int cli_replay(int argc, char **argv)
             fputs(help, stdout);
             free(params);
             return CLI_OK;
-        default:
-            fputs("Run 'keysentry replay --help' for usage.\n", stderr);
+        default: {
+            int t = cli_template_option(c, optarg, &copts, params);
+            if (t > 0)
+                break;
+            if (t == 0)
+                fputs("Run 'keysentry replay --help' for usage.\n", stderr);
             free(params);
             return CLI_USAGE;
+        }
         }
     }
     copts.params = params;

@@ -171,17 +171,6 @@ int cli_serve(int argc, char **argv)
         case 'c':
             tpl_path = optarg;
             break;
-        case 'p':
-            if (!strchr(optarg, '=')) {
-                cli_error("--param needs KEY=VALUE, got '%s'", optarg);
-                rc = CLI_USAGE;
-                goto early;
-            }
-            params[copts.n_params++] = optarg;
-            break;
-        case 'S':
-            copts.stack_name = optarg;
-            break;
         case 'l':
             hopts.listen = optarg;
             break;
@@ -206,10 +195,15 @@ int cli_serve(int argc, char **argv)
         case 'h':
             fputs(help, stdout);
             goto early;
-        default:
-            fputs("Run 'keysentry serve --help' for usage.\n", stderr);
+        default: {
+            int t = cli_template_option(c, optarg, &copts, params);
+            if (t > 0)
+                break;
+            if (t == 0)
+                fputs("Run 'keysentry serve --help' for usage.\n", stderr);
             rc = CLI_USAGE;
             goto early;
+        }
         }
     }
     if (!tpl_path || optind < argc) {

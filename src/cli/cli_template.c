@@ -8,6 +8,30 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 
+int cli_template_option(int c, const char *arg, struct config_options *o, const char **params)
+{
+    switch (c) {
+    case 'p':
+        if (!strchr(arg, '=')) {
+            cli_error("--param needs KEY=VALUE, got '%s'", arg);
+            return -1;
+        }
+        params[o->n_params++] = arg;
+        return 1;
+    case 'S':
+        o->stack_name = arg;
+        return 1;
+    case 'A':
+        o->account_id = arg;
+        return 1;
+    case 'R':
+        o->region = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int cli_add_filter(struct metric_filters *mf, const struct config_metric_filter *f,
                    const char *tpl_path)
 {

@@ -113,23 +113,6 @@ int cli_validate(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
-        case 'p':
-            if (!strchr(optarg, '=')) {
-                cli_error("--param needs KEY=VALUE, got '%s'", optarg);
-                free(params);
-                return CLI_USAGE;
-            }
-            params[copts.n_params++] = optarg;
-            break;
-        case 'S':
-            copts.stack_name = optarg;
-            break;
-        case 'A':
-            copts.account_id = optarg;
-            break;
-        case 'R':
-            copts.region = optarg;
-            break;
         case 'q':
             quiet = true;
             break;
@@ -137,10 +120,15 @@ int cli_validate(int argc, char **argv)
             fputs(help, stdout);
             free(params);
             return CLI_OK;
-        default:
-            fputs("Run 'keysentry validate --help' for usage.\n", stderr);
+        default: {
+            int t = cli_template_option(c, optarg, &copts, params);
+            if (t > 0)
+                break;
+            if (t == 0)
+                fputs("Run 'keysentry validate --help' for usage.\n", stderr);
             free(params);
             return CLI_USAGE;
+        }
         }
     }
     copts.params = params;
