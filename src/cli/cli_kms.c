@@ -119,13 +119,6 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
     return true;
 }
 
-static int ensure_dir(const char *path, mode_t mode)
-{
-    if (mkdir(path, mode) == 0 || errno == EEXIST)
-        return 0;
-    return -1;
-}
-
 enum {
     OPT_LISTEN = 256,
     OPT_ALLOW_REMOTE,
@@ -296,10 +289,6 @@ static int serve(int argc, char **argv)
         cli_error("path too long");
         return CLI_USAGE;
     }
-    if (ensure_dir(data, 0700) != 0) {
-        cli_error("cannot create data directory '%s': %s", data, strerror(errno));
-        return CLI_FAIL;
-    }
 
     /* Signals are blocked before any thread starts, so every thread
      * inherits the mask and only sigtimedwait below sees them. */
@@ -313,105 +302,45 @@ static int serve(int argc, char **argv)
     int rc = CLI_FAIL;
     struct ks_diag d;
     ks_diag_clear(&d);
-    struct kms_service *svc = NULL;
-    struct kms_principals *principals = NULL;
-    struct kms_trail *trail = NULL;
-    struct kms_server *srv = NULL;
-    char path[3200], pbuf[3200], kbuf[3200], pubbuf[3200], sbuf[3200];
-
-    snprintf(pbuf, sizeof(pbuf), "%s/principals.json", data);
-    if (!principals_path) {
-        principals_path = pbuf;
-        if (access(pbuf, F_OK) != 0) {
-            char akid[21];
-            if (kms_principals_create(pbuf, account, akid, &d) != KS_OK) {
-                cli_error("%s", d.msg);
-                goto out;
-            }
-            fprintf(stderr,
-                    "keysentry: created %s (mode 0600) with one admin principal\n"
-                    "keysentry:   access key id %s; the secret is in that file\n",
-                    pbuf, akid);
-        }
-    }
-    if (kms_principals_load(principals_path, now_ms() / 1000, &principals, &d) != KS_OK) {
-        cli_error("%s: %s", principals_path, d.msg);
-        rc = CLI_USAGE;
-        goto out;
-    }
-
-    if (!trail_dir) {
-        snprintf(path, sizeof(path), "%s/trail", data);
-        trail_dir = path;
-    }
-    snprintf(kbuf, sizeof(kbuf), "%s/trail-digest-key.pem", data);
-    snprintf(pubbuf, sizeof(pubbuf), "%s/trail-digest-public.pem", data);
-    snprintf(sbuf, sizeof(sbuf), "%s/trail-state.json", data);
-    struct kms_trail_options to = {
-        .dir = trail_dir,
-        .bucket = trail_bucket,
-        .account = account,
-        .region = region,
-        .trail_name = trail_name,
-        .key_path = kbuf,
-        .pubkey_path = pubbuf,
-        .state_path = sbuf,
-        .flush_ms = (unsigned)flush_ms,
-        .max_records = (size_t)max_records,
-        .digest_s = (unsigned)digest_s,
-        .gzip_level = 1, /* fastest: records compress well anyway */
-    };
-    if (kms_trail_open(&to, &trail, &d) != KS_OK) {
-        cli_error("cannot open the trail: %s", d.msg);
-        goto out;
-    }
-
-    /* The trail opens first: the service reports DeleteKey/RotateKey
-     * service events into it from its first tick on. */
-    struct kms_trail_service_events sev = {
-        .trail = trail, .account = account, .region = region, .event_version = event_version};
-    struct kms_options ko = {.data_dir = data,
-                             .region = region,
-                             .account = account,
-                             .time_scale = time_scale,
-                             .authz_off = authz_off,
-                             .lenient_aliases = lenient_aliases,
-                             .on_service_event = kms_trail_service_event,
-                             .service_event_ctx = &sev};
-    if (kms_service_open(&ko, &svc, &d) != KS_OK) {
-        cli_error("cannot open the key store in '%s': %s", data, d.msg);
-        goto out;
-    }
-
-    struct kms_server_options so = {
-        .svc = svc,
-        .principals = principals,
-        .trail = trail,
+    struct kms_host_options ho = {
+        .data_dir = data,
+        .principals_path = principals_path,
+        .trail_dir = trail_dir,
         .listen = listen,
         .allow_remote = allow_remote,
         .threads = (unsigned)threads,
         .region = region,
         .account = account,
+        .time_scale = time_scale,
+        .authz_off = authz_off,
+        .lenient_aliases = lenient_aliases,
+        .flush_ms = (unsigned)flush_ms,
+        .max_records = (size_t)max_records,
+        .digest_s = (unsigned)digest_s,
+        .trail_name = trail_name,
+        .trail_bucket = trail_bucket,
         .event_version = event_version,
         .max_skew = (int64_t)max_skew,
         .trail_auth_failures = auth_failures,
         .debug_signatures = debug_sig,
     };
-    if (kms_server_new(&so, &srv, &d) != KS_OK || kms_server_start(srv, &d) != KS_OK) {
+    struct kms_host *host = NULL;
+    if (kms_host_open(&ho, &host, &d) != KS_OK) {
         cli_error("%s", d.msg);
-        rc = d.err == KS_E_INVALID ? CLI_USAGE : CLI_FAIL;
-        goto out;
+        return d.err == KS_E_INVALID ? CLI_USAGE : CLI_FAIL;
     }
-    uint16_t port = kms_server_port(srv);
+    uint16_t port = kms_host_port(host);
     fprintf(stderr,
             "keysentry: kms listening on %s (port %u), region %s, account %s\n"
             "keysentry:   principals %s (%zu keys); trail %s\n",
-            listen, (unsigned)port, region, account, principals_path, principals->n, trail_dir);
+            listen, (unsigned)port, region, account, kms_host_principals_path(host),
+            kms_host_principals(host)->n, kms_host_trail_dir(host));
     if (port_file) {
         FILE *pf = fopen(port_file, "w");
         if (!pf || fprintf(pf, "%u\n", (unsigned)port) < 0 || fclose(pf) != 0) {
             cli_error("cannot write '%s'", port_file);
-            goto out;
+            (void)kms_host_close(host, 0, NULL);
+            return CLI_FAIL;
         }
     }
 
@@ -422,29 +351,15 @@ static int serve(int argc, char **argv)
             fprintf(stderr, "keysentry: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
-        kms_service_tick(svc, now_ms());
+        kms_host_tick(host, now_ms());
     }
-    kms_server_stop(srv, 10000);
     struct kms_server_stats ss;
-    kms_server_get_stats(srv, &ss);
-    rc = CLI_OK;
-    /* the service first: nothing reports into the trail after it closes */
-    kms_service_close(svc);
-    svc = NULL;
-    if (kms_trail_close(trail) != KS_OK)
-        rc = CLI_FAIL;
-    trail = NULL;
+    rc = kms_host_close(host, 10000, &ss) == KS_OK ? CLI_OK : CLI_FAIL;
     fprintf(stderr,
             "keysentry: kms stopped: %llu requests, %llu errors, %llu auth failures, "
             "%llu recorded\n",
             (unsigned long long)ss.requests, (unsigned long long)ss.errors,
             (unsigned long long)ss.auth_failures, (unsigned long long)ss.recorded);
-out:
-    kms_server_free(srv);
-    kms_service_close(svc);
-    if (trail && kms_trail_close(trail) != KS_OK)
-        rc = CLI_FAIL;
-    kms_principals_free(principals);
     return rc;
 }
 

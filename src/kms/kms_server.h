@@ -134,6 +134,12 @@ struct kms_trail_options {
     size_t max_records;     /* ... or at this many records; 0 = default */
     unsigned digest_s;      /* digest period in seconds; 0 = default (hourly) */
     int gzip_level;         /* 1..9; 0 = 6 */
+    /* Called with every submitted record before it is queued, on the
+     * submitting thread, with no trail lock held: how an in-process consumer
+     * (keysentry serve) sees a call within microseconds instead of after the
+     * file roll. Borrowed bytes; must not block for long. NULL = none. */
+    void (*on_record)(void *ud, const char *record, size_t len, int64_t event_ms);
+    void *on_record_ud;
 };
 
 struct kms_trail_stats {
@@ -307,5 +313,58 @@ struct kms_server_stats {
     uint64_t refused;  /* requests refused while stopping */
 };
 void kms_server_get_stats(struct kms_server *srv, struct kms_server_stats *out);
+
+/* ---------------------------------------------------------------------------
+ * Host: principals, trail, key store and server opened together, in the
+ * order their dependencies need (kms_host.c). `keysentry kms serve` and the
+ * in-process service of `keysentry serve` (Keysentry::KmsService) both run
+ * the service through this, so the two cannot drift apart.
+ */
+
+struct kms_host_options {
+    const char *data_dir;        /* required: keys.db, root key, principals, digest key */
+    const char *principals_path; /* NULL = DATA/principals.json, created with one admin */
+    const char *trail_dir;       /* NULL = DATA/trail */
+    const char *listen;          /* NULL = KMS_DEFAULT_LISTEN */
+    bool allow_remote;
+    unsigned threads;
+    const char *region;  /* NULL = us-east-1 */
+    const char *account; /* NULL = 111122223333 */
+    double time_scale;   /* 0 = 1 */
+    bool authz_off, lenient_aliases;
+    unsigned flush_ms; /* 0 = KMS_DEFAULT_FLUSH_MS */
+    size_t max_records;
+    unsigned digest_s;
+    const char *trail_name, *trail_bucket, *event_version;
+    int64_t max_skew;
+    bool trail_auth_failures, debug_signatures;
+    /* kms_trail_options.on_record */
+    void (*on_record)(void *ud, const char *record, size_t len, int64_t event_ms);
+    void *on_record_ud;
+    FILE *log; /* one-line notices (a principals file created); NULL = stderr */
+};
+
+struct kms_host;
+
+/*
+ * Creates the data directory (0700), the principals file when missing, opens
+ * the trail, the key store and starts the server. Errors: KS_E_IO,
+ * KS_E_INVALID (options, principals file, listen address) with diag.
+ */
+KS_MUST_CHECK enum ks_err kms_host_open(const struct kms_host_options *opts,
+                                        struct kms_host **out, struct ks_diag *diag);
+uint16_t kms_host_port(const struct kms_host *h);
+/* Borrowed until kms_host_close. */
+const struct kms_principals *kms_host_principals(const struct kms_host *h);
+const char *kms_host_principals_path(const struct kms_host *h);
+const char *kms_host_trail_dir(const struct kms_host *h);
+/* Pending deletions; call about once a second. */
+void kms_host_tick(struct kms_host *h, int64_t now_ms);
+void kms_host_get_stats(struct kms_host *h, struct kms_server_stats *out);
+/* Stops the server (calls in flight get up to timeout_ms), closes the key
+ * store, delivers the trail and frees. final (may be NULL) receives the
+ * server's counters after the stop. KS_E_IO when records could not be
+ * delivered. NULL-safe. */
+enum ks_err kms_host_close(struct kms_host *h, unsigned timeout_ms, struct kms_server_stats *final);
 
 #endif

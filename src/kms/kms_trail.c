@@ -67,6 +67,8 @@ struct kms_trail {
     size_t max_records;
     unsigned digest_s;
     int level;
+    void (*on_record)(void *ud, const char *record, size_t len, int64_t event_ms);
+    void *on_record_ud;
 
     /* the queue, shared with submitters */
     pthread_mutex_t mu;
@@ -848,6 +850,8 @@ enum ks_err kms_trail_open(const struct kms_trail_options *o, struct kms_trail *
     t->max_records = o->max_records ? o->max_records : KMS_DEFAULT_MAX_RECORDS;
     t->digest_s = o->digest_s ? o->digest_s : KMS_DEFAULT_DIGEST_S;
     t->level = o->gzip_level >= 1 && o->gzip_level <= 9 ? o->gzip_level : 6;
+    t->on_record = o->on_record;
+    t->on_record_ud = o->on_record_ud;
     ks_buf_init(&t->file, (size_t)TRAIL_MAX_FILE_BYTES + KMS_MAX_RECORD_BYTES + 16);
     if (make_dirs(t, t->dir) != 0) {
         ks_diag_set(d, KS_E_IO, SIZE_MAX, "cannot create trail directory '%s': %s", t->dir,
@@ -877,6 +881,8 @@ enum ks_err kms_trail_open(const struct kms_trail_options *o, struct kms_trail *
 
 void kms_trail_submit(struct kms_trail *t, char *record, size_t len, int64_t event_ms)
 {
+    if (t->on_record)
+        t->on_record(t->on_record_ud, record, len, event_ms);
     pthread_mutex_lock(&t->mu);
     if (t->qn == t->qcap) {
         t->qcap = t->qcap ? t->qcap * 2 : 1024;
