@@ -10,6 +10,7 @@
  * never holds it (MHD buffers the response).
  */
 #include "http/http_int.h"
+#include "http/http_push.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -212,6 +213,8 @@ static void dispatch(struct http_req *r, bool too_big)
     const char *target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target");
     const char *ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     bool form = ctype && !strncmp(ctype, "application/x-www-form-urlencoded", 33);
+    if (http_push(r, too_big)) /* Firehose authenticates with its own header */
+        return;
     if (strcmp(r->url, "/healthz") && !token_ok(r)) {
         if (target)
             http_logs_error(r, 401, "AccessDeniedException", "missing or wrong bearer token");
@@ -355,6 +358,7 @@ enum ks_err http_server_start(struct serve_engine *engine, const struct http_opt
     s->token = opts->token && *opts->token ? ks_xstrdup(opts->token) : NULL;
     s->src_logs = serve_engine_add_source(engine, "http:logs", SERVE_SOURCE_HTTP, "");
     s->src_push = serve_engine_add_source(engine, "http:push", SERVE_SOURCE_HTTP, "");
+    http_push_register(s);
     s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
                               on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
