@@ -8,6 +8,9 @@
  */
 #include "http/http_int.h"
 
+#include <math.h>
+#include <stdarg.h>
+
 #define CW_NS "http://monitoring.amazonaws.com/doc/2010-08-01/"
 
 void http_cw_error(struct http_req *r, unsigned status, const char *code, const char *msg)
@@ -544,6 +547,745 @@ static void get_statistics(struct http_req *r, const struct http_form *f)
     end(r, "GetMetricStatistics");
 }
 
+/* ---- PutMetricData ------------------------------------------------------------- */
+
+#define CW_PUT_MAX_DATA   1000 /* MetricData members per call, as AWS */
+#define CW_PUT_MAX_VALUES 150  /* Values per member, as AWS */
+
+static const char *const standard_units[] = {
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+    "Terabits/Second", "Count/Second", "None",
+};
+
+static bool unit_ok(const char *u)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(standard_units); i++)
+        if (!strcmp(u, standard_units[i]))
+            return true;
+    return false;
+}
+
+/* "Prefix.Name" from the form, or NULL. */
+static const char *getf(const struct http_form *f, const char *prefix, const char *name)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "%s.%s", prefix, name);
+    return http_form_get(f, key);
+}
+
+/* Parses a double the way AWS validates metric values: finite and within
+ * the range CloudWatch stores (magnitudes 2^-260 .. 2^360, or zero). */
+static bool metric_value(struct http_req *r, const char *param, const char *s, double *out)
+{
+    char *end;
+    *out = s ? strtod(s, &end) : 0;
+    double m = fabs(*out);
+    if (!s || !*s || *end || !isfinite(*out) || (m != 0 && (m < 0x1p-260 || m > 0x1p360))) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "The value %.100s for parameter %s is invalid.", s ? s : "",
+                 param);
+        http_cw_error(r, 400, "InvalidParameterValue", msg);
+        return false;
+    }
+    return true;
+}
+
+struct put_datum {
+    struct metric_dim dims[ALARM_MAX_DIMENSIONS];
+    double values[CW_PUT_MAX_VALUES], counts[CW_PUT_MAX_VALUES];
+};
+
+static void put_metric_data(struct http_req *r, const struct http_form *f)
+{
+    const char *ns;
+    if (!want(r, f, "Namespace", &ns))
+        return;
+    char msg[400];
+    if (!*ns || strlen(ns) > 255 || !strncmp(ns, "AWS/", 4) || ns[0] == ':') {
+        snprintf(msg, sizeof(msg), "The value %.255s for parameter Namespace is invalid.", ns);
+        http_cw_error(r, 400, "InvalidParameterValue", msg);
+        return;
+    }
+    struct serve_metric_datum *data = ks_xcalloc(CW_PUT_MAX_DATA, sizeof(*data));
+    struct put_datum *store = ks_xcalloc(CW_PUT_MAX_DATA, sizeof(*store));
+    size_t n = 0;
+    for (size_t i = 1;; i++) {
+        char pre[64];
+        snprintf(pre, sizeof(pre), "MetricData.member.%zu", i);
+        const char *name = getf(f, pre, "MetricName");
+        bool any = name || getf(f, pre, "Value") || getf(f, pre, "Values.member.1") ||
+                   getf(f, pre, "StatisticValues.Sum");
+        if (!any)
+            break;
+        if (n == CW_PUT_MAX_DATA) {
+            http_cw_error(r, 400, "InvalidParameterValue",
+                          "The collection MetricData must not have a size greater than 1000.");
+            goto out;
+        }
+        struct serve_metric_datum *d = &data[n];
+        struct put_datum *pd = &store[n];
+        n++;
+        if (!name || !*name) {
+            snprintf(msg, sizeof(msg), "The parameter %s.MetricName is required.", pre);
+            http_cw_error(r, 400, "MissingParameter", msg);
+            goto out;
+        }
+        d->metric_name = name;
+        d->unit = getf(f, pre, "Unit");
+        if (d->unit && !unit_ok(d->unit)) {
+            snprintf(msg, sizeof(msg), "The value %.100s for parameter %s.Unit is invalid.",
+                     d->unit, pre);
+            http_cw_error(r, 400, "InvalidParameterValue", msg);
+            goto out;
+        }
+        if (d->unit && !strcmp(d->unit, "None"))
+            d->unit = NULL; /* the store's key spells no unit "None" too */
+        for (size_t k = 1;; k++) {
+            char kn[96], kv[96];
+            snprintf(kn, sizeof(kn), "Dimensions.member.%zu.Name", k);
+            snprintf(kv, sizeof(kv), "Dimensions.member.%zu.Value", k);
+            const char *dn = getf(f, pre, kn), *dv = getf(f, pre, kv);
+            if (!dn && !dv)
+                break;
+            if (d->ndims == ALARM_MAX_DIMENSIONS) {
+                snprintf(msg, sizeof(msg),
+                         "The collection %s.Dimensions must not have a size greater than %d.",
+                         pre, ALARM_MAX_DIMENSIONS);
+                http_cw_error(r, 400, "InvalidParameterValue", msg);
+                goto out;
+            }
+            if (!dn || !dv || !*dn || !*dv) {
+                snprintf(msg, sizeof(msg), "The parameter %s.Dimensions.member.%zu.%s is required.",
+                         pre, k, dn && *dn ? "Value" : "Name");
+                http_cw_error(r, 400, "MissingParameter", msg);
+                goto out;
+            }
+            pd->dims[d->ndims++] = (struct metric_dim){dn, dv};
+        }
+        d->dims = pd->dims;
+        const char *ts = getf(f, pre, "Timestamp");
+        d->time_ms = r->now_ms;
+        if (ts && !http_parse_time(ts, &d->time_ms)) {
+            snprintf(msg, sizeof(msg), "The value %.100s for parameter %s.Timestamp is invalid.",
+                     ts, pre);
+            http_cw_error(r, 400, "InvalidParameterValue", msg);
+            goto out;
+        }
+        const char *v = getf(f, pre, "Value");
+        bool has_values = getf(f, pre, "Values.member.1") != NULL;
+        const char *sv[4] = {getf(f, pre, "StatisticValues.SampleCount"),
+                             getf(f, pre, "StatisticValues.Sum"),
+                             getf(f, pre, "StatisticValues.Minimum"),
+                             getf(f, pre, "StatisticValues.Maximum")};
+        bool has_stats = sv[0] || sv[1] || sv[2] || sv[3];
+        if ((v != NULL) + has_values + has_stats > 1) {
+            snprintf(msg, sizeof(msg),
+                     "The parameters %s.Value, %s.Values and %s.StatisticValues are mutually "
+                     "exclusive and you have specified more than one.",
+                     pre, pre, pre);
+            http_cw_error(r, 400, "InvalidParameterCombination", msg);
+            goto out;
+        }
+        char param[160];
+        if (has_stats) {
+            static const char *const sn[4] = {"SampleCount", "Sum", "Minimum", "Maximum"};
+            double *dst[4] = {&d->sample_count, &d->sum, &d->minimum, &d->maximum};
+            for (size_t k = 0; k < 4; k++) {
+                snprintf(param, sizeof(param), "%s.StatisticValues.%s", pre, sn[k]);
+                if (!sv[k]) {
+                    snprintf(msg, sizeof(msg), "The parameter %s is required.", param);
+                    http_cw_error(r, 400, "MissingParameter", msg);
+                    goto out;
+                }
+                if (!metric_value(r, param, sv[k], dst[k]))
+                    goto out;
+            }
+            d->has_stats = true;
+        } else if (has_values) {
+            for (size_t k = 1;; k++) {
+                char key[64];
+                snprintf(key, sizeof(key), "Values.member.%zu", k);
+                const char *s = getf(f, pre, key);
+                if (!s)
+                    break;
+                if (d->nvalues == CW_PUT_MAX_VALUES) {
+                    snprintf(msg, sizeof(msg),
+                             "The collection %s.Values must not have a size greater than 150.",
+                             pre);
+                    http_cw_error(r, 400, "InvalidParameterValue", msg);
+                    goto out;
+                }
+                snprintf(param, sizeof(param), "%s.%s", pre, key);
+                if (!metric_value(r, param, s, &pd->values[d->nvalues]))
+                    goto out;
+                d->nvalues++;
+            }
+            size_t nc = 0;
+            for (size_t k = 1; nc <= CW_PUT_MAX_VALUES; k++) {
+                char key[64];
+                snprintf(key, sizeof(key), "Counts.member.%zu", k);
+                const char *s = getf(f, pre, key);
+                if (!s)
+                    break;
+                snprintf(param, sizeof(param), "%s.%s", pre, key);
+                if (nc < CW_PUT_MAX_VALUES && !metric_value(r, param, s, &pd->counts[nc]))
+                    goto out;
+                nc++;
+            }
+            if (nc && nc != d->nvalues) {
+                snprintf(msg, sizeof(msg),
+                         "The parameters %s.Values and %s.Counts must be of the same size.", pre,
+                         pre);
+                http_cw_error(r, 400, "InvalidParameterValue", msg);
+                goto out;
+            }
+            d->values = pd->values;
+            d->counts = nc ? pd->counts : NULL;
+        } else if (v) {
+            snprintf(param, sizeof(param), "%s.Value", pre);
+            if (!metric_value(r, param, v, &pd->values[0]))
+                goto out;
+            d->values = pd->values;
+            d->nvalues = 1;
+        } else {
+            snprintf(msg, sizeof(msg),
+                     "One of the parameters %s.Value, %s.Values or %s.StatisticValues is "
+                     "required.",
+                     pre, pre, pre);
+            http_cw_error(r, 400, "MissingParameter", msg);
+            goto out;
+        }
+    }
+    if (!n) {
+        http_cw_error(r, 400, "MissingParameter", "The parameter MetricData is required.");
+        goto out;
+    }
+    struct ks_diag d;
+    ks_diag_clear(&d);
+    if (serve_engine_put_metric_data(r->srv->engine, ns, data, n, r->now_ms, &d) != KS_OK) {
+        http_cw_error(r, 400, "InvalidParameterValue", d.msg);
+        goto out;
+    }
+    end_empty(r, "PutMetricData");
+out:
+    free(data);
+    free(store);
+}
+
+/* ---- GetMetricData ------------------------------------------------------------- */
+
+#define CW_GMD_MAX_QUERIES    500    /* MetricDataQueries per call, as AWS */
+#define CW_GMD_MAX_DATAPOINTS 100800 /* default MaxDatapoints, as AWS */
+#define CW_EXPR_MAX_DEPTH     32     /* nesting of parentheses and references */
+
+struct gmd_query {
+    const char *id, *label, *expr, *ns, *metric, *stat, *unit;
+    struct alarm_dimension dims[ALARM_MAX_DIMENSIONS];
+    size_t ndims;
+    int64_t period_ms;
+    bool return_data;
+    /* results: one slot per period from start; NaN = no datapoint */
+    double *v;
+    size_t nv;
+    int state; /* 0 not evaluated, 1 evaluating, 2 done */
+    char error[320]; /* a per-query error (StatusCode InternalError) */
+};
+
+struct gmd {
+    struct http_req *r;
+    struct gmd_query *q;
+    size_t n;
+    int64_t start, end;
+    const struct metric_store *st;
+    char error[320]; /* a request error (400 ValidationError) */
+};
+
+static struct gmd_query *gmd_find(struct gmd *g, const char *id, size_t len)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strlen(g->q[i].id) == len && !strncmp(g->q[i].id, id, len))
+            return &g->q[i];
+    return NULL;
+}
+
+static double stat_of(const struct metric_store *st, size_t s, const char *stat, int64_t a,
+                      int64_t b)
+{
+    struct metric_stats ms;
+    if (stat[0] == 'p') {
+        double v;
+        return metric_store_percentile(st, s, a, b, strtod(stat + 1, NULL), &v) ? v : NAN;
+    }
+    if (!metric_store_stats(st, s, a, b, &ms))
+        return NAN;
+    if (!strcmp(stat, "Sum"))
+        return ms.sum;
+    if (!strcmp(stat, "SampleCount"))
+        return ms.sample_count;
+    if (!strcmp(stat, "Average"))
+        return ms.sum / ms.sample_count;
+    if (!strcmp(stat, "Minimum"))
+        return ms.minimum;
+    return ms.maximum;
+}
+
+static bool stat_ok(const char *s)
+{
+    static const char *const names[] = {"Sum", "SampleCount", "Average", "Minimum", "Maximum"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(names); i++)
+        if (!strcmp(s, names[i]))
+            return true;
+    if (s[0] != 'p' || !s[1])
+        return false;
+    char *end;
+    double p = strtod(s + 1, &end);
+    return !*end && p >= 0 && p <= 100 && s[1] >= '0' && s[1] <= '9';
+}
+
+static void gmd_metric(struct gmd *g, struct gmd_query *q)
+{
+    struct metric_dim md[ALARM_MAX_DIMENSIONS];
+    for (size_t i = 0; i < q->ndims; i++)
+        md[i] = (struct metric_dim){q->dims[i].name, q->dims[i].value};
+    long s = metric_store_find(g->st, q->ns, q->metric, md, q->ndims, q->unit);
+    for (size_t i = 0; i < q->nv; i++) {
+        int64_t t = g->start + (int64_t)i * q->period_ms;
+        q->v[i] = s < 0 ? NAN : stat_of(g->st, (size_t)s, q->stat, t, t + q->period_ms);
+    }
+}
+
+/*
+ * Metric math, the arithmetic subset: numbers, query ids, + - * /, unary
+ * minus and parentheses, evaluated per period. A period where an operand
+ * has no datapoint (or a division by zero) has none in the result, so only
+ * timestamps all operands share survive, as in CloudWatch. Functions (SUM,
+ * FILL, METRICS, ...) are a per-query error. A value is a series (v != NULL)
+ * or a scalar.
+ */
+struct xval {
+    double *v; /* owned, nv slots; NULL = scalar */
+    double s;
+};
+
+struct xp {
+    struct gmd *g;
+    struct gmd_query *q;
+    const char *src;
+    size_t pos, nv;
+    int64_t period_ms;
+    int depth;
+    bool failed, unsupported;
+};
+
+static void xp_fail(struct xp *x, bool unsupported, const char *fmt, ...) KS_PRINTF(3, 4);
+static void xp_fail(struct xp *x, bool unsupported, const char *fmt, ...)
+{
+    if (x->failed)
+        return;
+    x->failed = true;
+    x->unsupported = unsupported;
+    char m[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof(m), fmt, ap);
+    va_end(ap);
+    char *dst = unsupported ? x->q->error : x->g->error;
+    size_t cap = unsupported ? sizeof(x->q->error) : sizeof(x->g->error);
+    snprintf(dst, cap, "Error in expression '%.40s' of query %.40s at character %zu: %.150s", x->src,
+             x->q->id, x->pos + 1, m);
+}
+
+static void xp_ws(struct xp *x)
+{
+    while (x->src[x->pos] == ' ' || x->src[x->pos] == '\t')
+        x->pos++;
+}
+
+static void gmd_eval(struct gmd *g, struct gmd_query *q, int depth);
+static struct xval xp_expr(struct xp *x);
+
+static struct xval xp_primary(struct xp *x)
+{
+    struct xval r = {NULL, NAN};
+    xp_ws(x);
+    const char *p = x->src + x->pos;
+    if (++x->depth > CW_EXPR_MAX_DEPTH) {
+        xp_fail(x, false, "nested too deeply");
+    } else if (*p == '(') {
+        x->pos++;
+        r = xp_expr(x);
+        xp_ws(x);
+        if (x->src[x->pos] != ')')
+            xp_fail(x, false, "')' expected");
+        else
+            x->pos++;
+    } else if ((*p >= '0' && *p <= '9') || *p == '.') {
+        char *end;
+        r.s = strtod(p, &end);
+        x->pos += (size_t)(end - p);
+    } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+        size_t n = 0;
+        while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') ||
+               (p[n] >= '0' && p[n] <= '9') || p[n] == '_')
+            n++;
+        size_t at = x->pos;
+        x->pos += n;
+        xp_ws(x);
+        if (x->src[x->pos] == '(' || (*p >= 'A' && *p <= 'Z')) {
+            x->pos = at;
+            xp_fail(x, true, "function %.*s is not supported by keysentry (only + - * / over "
+                             "query ids and numbers)",
+                    (int)n, p);
+            return r;
+        }
+        struct gmd_query *ref = gmd_find(x->g, p, n);
+        if (!ref) {
+            x->pos = at;
+            xp_fail(x, false, "unknown query id '%.*s'", (int)n, p);
+            return r;
+        }
+        if (ref->state == 1) {
+            x->pos = at;
+            xp_fail(x, false, "'%.*s' refers back to itself", (int)n, p);
+            return r;
+        }
+        gmd_eval(x->g, ref, x->depth);
+        if (ref->error[0] || x->g->error[0]) {
+            x->pos = at;
+            xp_fail(x, ref->error[0] != 0, "query %.*s failed", (int)n, p);
+            return r;
+        }
+        if (x->period_ms && ref->period_ms != x->period_ms) {
+            x->pos = at;
+            xp_fail(x, false, "'%.*s' has a different period", (int)n, p);
+            return r;
+        }
+        x->period_ms = ref->period_ms;
+        x->nv = ref->nv;
+        r.v = ks_xmalloc((ref->nv ? ref->nv : 1) * sizeof(double));
+        memcpy(r.v, ref->v, ref->nv * sizeof(double));
+    } else {
+        xp_fail(x, false, "a number, a query id or '(' expected");
+    }
+    x->depth--;
+    return r;
+}
+
+static struct xval xp_unary(struct xp *x)
+{
+    xp_ws(x);
+    if (x->src[x->pos] == '-') {
+        x->pos++;
+        struct xval r = xp_unary(x);
+        if (r.v)
+            for (size_t i = 0; i < x->nv; i++)
+                r.v[i] = -r.v[i];
+        r.s = -r.s;
+        return r;
+    }
+    return xp_primary(x);
+}
+
+static double apply(char op, double a, double b)
+{
+    switch (op) {
+    case '+':
+        return a + b;
+    case '-':
+        return a - b;
+    case '*':
+        return a * b;
+    default:
+        return b == 0 ? NAN : a / b;
+    }
+}
+
+static struct xval combine(struct xp *x, char op, struct xval a, struct xval b)
+{
+    if (!a.v && !b.v) {
+        a.s = apply(op, a.s, b.s);
+        return a;
+    }
+    struct xval r = a.v ? a : b;
+    for (size_t i = 0; i < x->nv; i++) {
+        double va = a.v ? a.v[i] : a.s, vb = b.v ? b.v[i] : b.s;
+        r.v[i] = isnan(va) || isnan(vb) ? NAN : apply(op, va, vb);
+    }
+    if (a.v && b.v)
+        free(b.v);
+    return r;
+}
+
+static struct xval xp_binary(struct xp *x, bool additive)
+{
+    struct xval a = additive ? xp_binary(x, false) : xp_unary(x);
+    for (;;) {
+        xp_ws(x);
+        char op = x->src[x->pos];
+        if (x->failed || !(additive ? op == '+' || op == '-' : op == '*' || op == '/'))
+            return a;
+        x->pos++;
+        struct xval b = additive ? xp_binary(x, false) : xp_unary(x);
+        a = combine(x, op, a, b);
+    }
+}
+
+static struct xval xp_expr(struct xp *x)
+{
+    return xp_binary(x, true);
+}
+
+static void gmd_eval(struct gmd *g, struct gmd_query *q, int depth)
+{
+    if (q->state)
+        return;
+    q->state = 1;
+    if (!q->expr) {
+        gmd_metric(g, q);
+        q->state = 2;
+        return;
+    }
+    struct xp x = {.g = g, .q = q, .src = q->expr, .depth = depth};
+    struct xval r = xp_expr(&x);
+    xp_ws(&x);
+    if (!x.failed && x.src[x.pos])
+        xp_fail(&x, false, "unexpected '%c'", x.src[x.pos]);
+    if (!x.failed && !r.v)
+        xp_fail(&x, false, "the expression must refer to at least one metric query");
+    if (!x.failed) {
+        q->v = r.v;
+        q->nv = x.nv;
+        if (!q->period_ms)
+            q->period_ms = x.period_ms;
+        r.v = NULL;
+    }
+    free(r.v);
+    q->state = 2;
+}
+
+/* One query's members from the form; false after answering an error. */
+static bool gmd_parse(struct http_req *r, const struct http_form *f, size_t i,
+                      struct gmd_query *q)
+{
+    char pre[64], msg[300];
+    snprintf(pre, sizeof(pre), "MetricDataQueries.member.%zu", i + 1);
+    q->id = getf(f, pre, "Id");
+    q->label = getf(f, pre, "Label");
+    q->expr = getf(f, pre, "Expression");
+    const char *rd = getf(f, pre, "ReturnData");
+    q->return_data = !rd || strcmp(rd, "false");
+    if (!q->id || !q->id[0] || !(q->id[0] >= 'a' && q->id[0] <= 'z')) {
+        snprintf(msg, sizeof(msg),
+                 "The value %.64s for parameter %s.Id is invalid: it must start with a "
+                 "lowercase letter.",
+                 q->id ? q->id : "", pre);
+        http_cw_error(r, 400, q->id ? "ValidationError" : "MissingParameter", msg);
+        return false;
+    }
+    const char *ms_period = getf(f, pre, "MetricStat.Period"), *period = getf(f, pre, "Period");
+    const char *ps = ms_period ? ms_period : period;
+    bool metric = getf(f, pre, "MetricStat.Metric.MetricName") != NULL;
+    if (metric == (q->expr != NULL)) {
+        snprintf(msg, sizeof(msg), "Exactly one of %s.MetricStat and %s.Expression must be set.",
+                 pre, pre);
+        http_cw_error(r, 400, "ValidationError", msg);
+        return false;
+    }
+    if (ps) {
+        char *end;
+        double p = strtod(ps, &end);
+        if (*end || !(p == 1 || p == 5 || p == 10 || p == 30 || (p >= 60 && fmod(p, 60) == 0)) ||
+            p > 86400 * 366) {
+            snprintf(msg, sizeof(msg),
+                     "The value %.40s for parameter %s.%s is invalid: use 1, 5, 10, 30 or a "
+                     "multiple of 60.",
+                     ps, pre, ms_period ? "MetricStat.Period" : "Period");
+            http_cw_error(r, 400, "InvalidParameterValue", msg);
+            return false;
+        }
+        q->period_ms = (int64_t)p * 1000;
+    }
+    if (!metric)
+        return true;
+    q->ns = getf(f, pre, "MetricStat.Metric.Namespace");
+    q->metric = getf(f, pre, "MetricStat.Metric.MetricName");
+    q->stat = getf(f, pre, "MetricStat.Stat");
+    q->unit = getf(f, pre, "MetricStat.Unit");
+    if (!q->ns || !q->stat || !q->period_ms) {
+        snprintf(msg, sizeof(msg), "The parameter %s.MetricStat.%s is required.", pre,
+                 !q->ns ? "Metric.Namespace" : !q->stat ? "Stat" : "Period");
+        http_cw_error(r, 400, "MissingParameter", msg);
+        return false;
+    }
+    if (!stat_ok(q->stat)) {
+        snprintf(msg, sizeof(msg),
+                 "The value %.40s for parameter %s.MetricStat.Stat is invalid: keysentry "
+                 "supports Sum, SampleCount, Average, Minimum, Maximum and pNN.",
+                 q->stat, pre);
+        http_cw_error(r, 400, "InvalidParameterValue", msg);
+        return false;
+    }
+    for (size_t k = 1; q->ndims < ALARM_MAX_DIMENSIONS; k++) {
+        char kn[96], kv[96];
+        snprintf(kn, sizeof(kn), "MetricStat.Metric.Dimensions.member.%zu.Name", k);
+        snprintf(kv, sizeof(kv), "MetricStat.Metric.Dimensions.member.%zu.Value", k);
+        const char *dn = getf(f, pre, kn), *dv = getf(f, pre, kv);
+        if (!dn || !dv)
+            break;
+        q->dims[q->ndims++] = (struct alarm_dimension){dn, dv};
+    }
+    return true;
+}
+
+static void get_metric_data(struct http_req *r, const struct http_form *f)
+{
+    const char *s0, *s1;
+    if (!want(r, f, "StartTime", &s0) || !want(r, f, "EndTime", &s1))
+        return;
+    struct gmd g = {.r = r};
+    if (!http_parse_time(s0, &g.start) || !http_parse_time(s1, &g.end) || g.end <= g.start) {
+        http_cw_error(r, 400, "InvalidParameterValue",
+                      "StartTime and EndTime must be ISO 8601 times, StartTime first");
+        return;
+    }
+    const char *scan = http_form_get(f, "ScanBy");
+    if (scan && strcmp(scan, "TimestampDescending") && strcmp(scan, "TimestampAscending")) {
+        http_cw_error(r, 400, "InvalidParameterValue",
+                      "The value for parameter ScanBy must be TimestampDescending or "
+                      "TimestampAscending.");
+        return;
+    }
+    bool asc = scan && !strcmp(scan, "TimestampAscending");
+    double maxdp = CW_GMD_MAX_DATAPOINTS;
+    if (!number(r, f, "MaxDatapoints", &maxdp, false))
+        return;
+    g.q = ks_xcalloc(CW_GMD_MAX_QUERIES, sizeof(*g.q));
+    for (size_t i = 0;; i++) {
+        char key[80];
+        snprintf(key, sizeof(key), "MetricDataQueries.member.%zu.Id", i + 1);
+        if (!http_form_get(f, key))
+            break;
+        if (i == CW_GMD_MAX_QUERIES) {
+            http_cw_error(r, 400, "InvalidParameterValue",
+                          "The collection MetricDataQueries must not have a size greater than "
+                          "500.");
+            goto out;
+        }
+        if (!gmd_parse(r, f, i, &g.q[i]))
+            goto out;
+        for (size_t k = 0; k < i; k++) {
+            if (!strcmp(g.q[k].id, g.q[i].id)) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "The values of MetricDataQueries Id must be unique; "
+                                           "'%.64s' is repeated.",
+                         g.q[i].id);
+                http_cw_error(r, 400, "ValidationError", msg);
+                goto out;
+            }
+        }
+        g.n++;
+    }
+    if (!g.n) {
+        http_cw_error(r, 400, "MissingParameter", "The parameter MetricDataQueries is required.");
+        goto out;
+    }
+    /* every metric query's periods start at StartTime aligned to its period,
+     * as GetMetricStatistics does */
+    int64_t unaligned = g.start;
+    for (size_t i = 0; i < g.n; i++) {
+        struct gmd_query *q = &g.q[i];
+        if (q->expr)
+            continue;
+        int64_t a = unaligned - unaligned % q->period_ms;
+        size_t nv = (size_t)((g.end - a + q->period_ms - 1) / q->period_ms);
+        if (nv > CW_GMD_MAX_DATAPOINTS) {
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "Query %.64s asks for %zu periods; at most %d fit between StartTime and "
+                     "EndTime.",
+                     q->id, nv, CW_GMD_MAX_DATAPOINTS);
+            http_cw_error(r, 400, "InvalidParameterCombination", msg);
+            goto out;
+        }
+        q->nv = nv;
+        q->v = ks_xcalloc(nv ? nv : 1, sizeof(double));
+    }
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    g.st = serve_engine_store(e);
+    for (size_t i = 0; i < g.n && !g.error[0]; i++) {
+        /* a query's start depends on its own period; gmd_metric reads g.start */
+        struct gmd_query *q = &g.q[i];
+        if (!q->expr) {
+            g.start = unaligned - unaligned % q->period_ms;
+            gmd_eval(&g, q, 0);
+        }
+    }
+    for (size_t i = 0; i < g.n && !g.error[0]; i++)
+        gmd_eval(&g, &g.q[i], 0);
+    serve_engine_unlock(e);
+    if (g.error[0]) {
+        http_cw_error(r, 400, "ValidationError", g.error);
+        goto out;
+    }
+    begin(r, "GetMetricData");
+    http_out(r, "<MetricDataResults>");
+    double budget = maxdp;
+    for (size_t i = 0; i < g.n; i++) {
+        struct gmd_query *q = &g.q[i];
+        if (!q->return_data)
+            continue;
+        http_out(r, "<member>");
+        tag(r, "Id", q->id);
+        tag(r, "Label", q->label ? q->label : q->expr ? q->id : q->metric);
+        int64_t start = q->period_ms ? unaligned - unaligned % q->period_ms : unaligned;
+        bool partial = false;
+        for (int pass = 0; pass < 2; pass++) {
+            http_out(r, pass ? "<Values>" : "<Timestamps>");
+            double left = budget;
+            for (size_t k = 0; k < q->nv; k++) {
+                size_t j = asc ? k : q->nv - 1 - k;
+                if (isnan(q->v[j]))
+                    continue;
+                if (left < 1) {
+                    partial = true;
+                    break;
+                }
+                left--;
+                if (pass) {
+                    http_out(r, "<member>%.17g</member>", q->v[j]);
+                } else {
+                    http_out(r, "<member>");
+                    http_out_iso(r, start + (int64_t)j * q->period_ms);
+                    http_out(r, "</member>");
+                }
+            }
+            http_out(r, pass ? "</Values>" : "</Timestamps>");
+            if (pass)
+                budget = left;
+        }
+        if (q->error[0]) {
+            http_out(r, "<StatusCode>InternalError</StatusCode><Messages><member>"
+                        "<Code>UnsupportedExpression</Code><Value>");
+            http_out_xml(r, q->error);
+            http_out(r, "</Value></member></Messages>");
+        } else {
+            http_out(r, "<StatusCode>%s</StatusCode><Messages/>",
+                     partial ? "PartialData" : "Complete");
+        }
+        http_out(r, "</member>");
+    }
+    http_out(r, "</MetricDataResults><Messages/>");
+    end(r, "GetMetricData");
+out:
+    for (size_t i = 0; i < g.n + 1 && i < CW_GMD_MAX_QUERIES; i++)
+        free(g.q[i].v);
+    free(g.q);
+}
+
 static const struct {
     const char *name;
     void (*fn)(struct http_req *r, const struct http_form *f);
@@ -555,6 +1297,8 @@ static const struct {
     {"ListMetrics", list_metrics},
     {"PutMetricAlarm", put_alarm},
     {"DeleteAlarms", delete_alarms},
+    {"PutMetricData", put_metric_data},
+    {"GetMetricData", get_metric_data},
 };
 
 void http_cw(struct http_req *r)

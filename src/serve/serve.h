@@ -254,4 +254,38 @@ struct serve_recent {
 size_t serve_engine_recent_count(const struct serve_engine *e);
 const struct serve_recent *serve_engine_recent(const struct serve_engine *e, size_t i);
 
+/* ---- PutMetricData (serve_metrics.c) ---------------------------------------- */
+
+#define SERVE_PUT_MAX_SAMPLES 1000000u /* samples one PutMetricData call may expand to */
+
+/* One MetricData member, already checked for shape by the caller. */
+struct serve_metric_datum {
+    const char *metric_name;
+    const struct metric_dim *dims;
+    size_t ndims;
+    const char *unit; /* NULL = None */
+    int64_t time_ms;
+    /* Value (nvalues 1) or Values with Counts (counts NULL = 1 each) ... */
+    const double *values;
+    const double *counts;
+    size_t nvalues;
+    /* ... or a StatisticValues set */
+    bool has_stats;
+    double sample_count, sum, minimum, maximum;
+};
+
+/*
+ * Adds the data to the metric store as samples (all borrowed). Checks every
+ * datum first, so an error adds nothing: KS_E_INVALID (a time more than two
+ * hours ahead or older than the engine keeps, fractional counts, an
+ * impossible statistic set; diag->offset is the datum's index) or KS_E_LIMIT
+ * (more than SERVE_PUT_MAX_SAMPLES samples). Alarms on a touched series
+ * re-evaluate at the next tick when the data lands in a period they already
+ * evaluated.
+ */
+KS_MUST_CHECK enum ks_err serve_engine_put_metric_data(struct serve_engine *e, const char *ns,
+                                                       const struct serve_metric_datum *data,
+                                                       size_t n, int64_t now_ms,
+                                                       struct ks_diag *diag);
+
 #endif
