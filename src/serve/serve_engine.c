@@ -21,6 +21,7 @@
  * state, so the alarm never flaps because of it.
  */
 #include "serve/serve_int.h"
+#include "serve/serve_persist.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -581,6 +582,8 @@ enum ks_err serve_engine_put_alarm(struct serve_engine *e, const struct alarm_de
             sa->reeval = true;
         }
     }
+    if (!err) /* persist, then acknowledge */
+        err = serve_persist_alarm(e, def, now_ms, diag);
     e->dirty = true;
     serve_engine_unlock(e);
     return err;
@@ -596,6 +599,9 @@ bool serve_engine_delete_alarm(struct serve_engine *e, const char *name)
         memmove(sa, sa + 1, (e->nalarms - i - 1) * sizeof(*sa));
         e->nalarms--;
         e->dirty = true;
+        struct ks_diag d;
+        if (serve_persist_alarm_delete(e, name, 0, &d) != KS_OK)
+            serve_log(e, "error", "%s", d.msg);
     }
     serve_engine_unlock(e);
     return sa != NULL;
@@ -844,6 +850,8 @@ enum ks_err serve_engine_put_filter(struct serve_engine *e, const char *log_grou
         }
         filter_copy(&e->filters[i], log_group, def, now_ms);
         err = rebuild_filters(e, diag);
+        if (!err)
+            err = serve_persist_filter(e, log_group, def, now_ms, diag);
     }
     serve_engine_unlock(e);
     return err;
@@ -861,6 +869,8 @@ bool serve_engine_delete_filter(struct serve_engine *e, const char *log_group, c
         e->nfilters--;
         found = true;
         struct ks_diag d;
+        if (serve_persist_filter_delete(e, log_group, name, 0, &d) != KS_OK)
+            serve_log(e, "error", "%s", d.msg);
         if (rebuild_filters(e, &d) != KS_OK) /* the remaining filters compiled before */
             serve_log(e, "error", "recompiling filters: %s", d.msg);
         break;
@@ -1206,6 +1216,8 @@ enum ks_err serve_engine_new(const struct config_template *t, const struct serve
         if ((err = store_open(e->opts.db_path, &e->db, diag)) != KS_OK)
             goto fail;
         if ((err = exec1(e->db, "PRAGMA synchronous=NORMAL", diag)) != KS_OK)
+            goto fail;
+        if ((err = serve_persist_load(e, now_ms, diag)) != KS_OK)
             goto fail;
         if ((err = restore(e, now_ms, diag)) != KS_OK)
             goto fail;

@@ -67,6 +67,12 @@ static const char *const migrations[] = {
     /* 7: serve: per-file positions of tailed directories (src/serve/serve_tail.c) */
     ("CREATE TABLE serve_files (source TEXT NOT NULL, path TEXT NOT NULL, ino INTEGER NOT NULL, "
      "offset INTEGER NOT NULL, PRIMARY KEY (source, path))"),
+    /* 8: serve: alarms and metric filters created or deleted through the APIs
+     * (src/serve/serve_persist.c); def NULL is a deletion */
+    ("CREATE TABLE serve_api_alarms (name TEXT PRIMARY KEY, def TEXT, updated_ms INTEGER NOT "
+     "NULL);"
+     "CREATE TABLE serve_api_filters (log_group TEXT NOT NULL, name TEXT NOT NULL, def TEXT, "
+     "created_ms INTEGER NOT NULL, PRIMARY KEY (log_group, name))"),
 };
 
 enum ks_err store_fail(struct store *st, struct ks_diag *diag, const char *what)
