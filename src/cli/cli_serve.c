@@ -43,12 +43,19 @@ static const char help[] =
     "  --tail DIR            follow archives and NDJSON files under DIR (repeatable)\n"
     "  --stdin               read NDJSON events from standard input\n"
     "  --ready-file FILE     write HOST:PORT to FILE once listening\n"
+    "  --dry-run             responses decide and record but call nothing\n"
+    "  --no-actions          neither notify nor respond (alarms still change state)\n"
+    "  --respond-trail PATH  append keysentry's own CloudTrail-format record of each\n"
+    "                        response to PATH (a file, or a directory for daily files)\n"
     "  -q, --quiet           no log lines on stderr\n"
     "  -h, --help            show this help\n"
     "\n"
     "Template sources: Keysentry::Source {Type: Directory, Path: DIR} or\n"
     "{Type: Stdin}. Early fire: Keysentry::AlarmOptions {AlarmName: !Ref A,\n"
-    "EarlyFire: true}.\n";
+    "EarlyFire: true}. A Keysentry::KmsService resource runs the local KMS\n"
+    "service in this process: its calls reach the filters within milliseconds\n"
+    "and responses act on it. Alarm actions (SNS topics, Keysentry::Response::*)\n"
+    "are delivered from a durable outbox (docs/notifications.md).\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -151,6 +158,9 @@ int cli_serve(int argc, char **argv)
         {"tail", required_argument, NULL, 't'},
         {"stdin", no_argument, NULL, 'i'},
         {"ready-file", required_argument, NULL, 'r'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"no-actions", no_argument, NULL, 'N'},
+        {"respond-trail", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -164,6 +174,8 @@ int cli_serve(int argc, char **argv)
     const char **tails = ks_xcalloc((size_t)argc + 1, sizeof(char *));
     size_t ntails = 0;
     bool want_stdin = false, quiet = false;
+    struct cli_serve_side side;
+    memset(&side, 0, sizeof(side));
     int c, rc = CLI_OK;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:qh", longopts, NULL)) != -1) {
@@ -191,6 +203,15 @@ int cli_serve(int argc, char **argv)
             break;
         case 'q':
             quiet = true;
+            break;
+        case 'n':
+            side.dry_run = true;
+            break;
+        case 'N':
+            side.no_actions = true;
+            break;
+        case 'j':
+            side.respond_trail = optarg;
             break;
         case 'h':
             fputs(help, stdout);
@@ -237,6 +258,7 @@ int cli_serve(int argc, char **argv)
     struct serve_engine *e = NULL;
     struct http_server *srv = NULL;
     struct stdin_src sin = {.source = -1};
+    bool stopping = false;
     struct ks_diag d;
     ks_diag_clear(&d);
     if (serve_engine_new(tpl, &sopts, now_ms(), &e, &d) != KS_OK) {
@@ -272,6 +294,14 @@ int cli_serve(int argc, char **argv)
              hopts.listen ? hopts.listen : "127.0.0.1:4580", http_server_port(srv));
     if (!quiet)
         fprintf(stderr, "level=info comp=serve msg=\"listening on http://%s\"\n", where);
+    side.quiet = quiet;
+    snprintf(side.public_url, sizeof(side.public_url), "http://%s", where);
+    if (cli_serve_side_start(&side, tpl, e, data, group) != 0) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    if (side.hub)
+        http_server_set_hub(srv, side.hub);
     if (ready) {
         /* write then rename, so a reader never sees half a line */
         struct ks_buf tmp;
@@ -300,6 +330,7 @@ int cli_serve(int argc, char **argv)
         if (sin.source >= 0)
             poll_stdin(e, &sin);
         serve_engine_tick(e, now_ms());
+        cli_serve_side_tick(&side, now_ms());
         if (now_ms() >= next_cp) {
             if (serve_engine_checkpoint(e, &d) != KS_OK)
                 cli_error("checkpoint failed: %s", d.msg);
@@ -308,12 +339,18 @@ int cli_serve(int argc, char **argv)
         struct timespec ts = {0, SERVE_TICK_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (serve_engine_checkpoint(e, &d) != KS_OK) {
+    stopping = true;
+out:
+    if (srv)
+        http_server_set_hub(srv, NULL);
+    http_server_stop(srv);
+    /* the hub's workers and the KMS service still report into the engine */
+    if (cli_serve_side_stop(&side) != 0)
+        rc = CLI_FAIL;
+    if (stopping && serve_engine_checkpoint(e, &d) != KS_OK) {
         cli_error("final checkpoint failed: %s", d.msg);
         rc = CLI_FAIL;
     }
-out:
-    http_server_stop(srv);
     serve_engine_free(e);
     free(sin.buf);
 out_tpl:

@@ -46,6 +46,10 @@ KS_MUST_CHECK enum ks_err http_server_start(struct serve_engine *engine,
                                             struct http_server **out, struct ks_diag *diag);
 /* The bound port (useful with port 0). */
 unsigned http_server_port(const struct http_server *s);
+/* Serves hub's SNS endpoints from now on (NULL: no longer). Borrowed: set
+ * NULL before freeing the hub. */
+struct notify_hub;
+void http_server_set_hub(struct http_server *s, struct notify_hub *hub);
 /* Stops accepting, waits for running handlers, frees. NULL-safe. */
 void http_server_stop(struct http_server *s);
 

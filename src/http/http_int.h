@@ -6,6 +6,7 @@
 #include "http/http.h"
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 
 struct http_server {
     struct MHD_Daemon *mhd;
@@ -14,6 +15,7 @@ struct http_server {
     unsigned port;
     bool quiet;
     int src_logs, src_push; /* engine sources for pushed events */
+    _Atomic(struct notify_hub *) hub; /* set once serve's hub runs (http_notify.c) */
 };
 
 struct http_req {
@@ -57,5 +59,9 @@ void http_logs_error(struct http_req *r, unsigned status, const char *type, cons
 void http_cw(struct http_req *r);
 void http_cw_error(struct http_req *r, unsigned status, const char *code, const char *msg);
 void http_api(struct http_req *r);
+/* keysentry's SNS endpoints (signing cert, ConfirmSubscription, Unsubscribe):
+ * true when r was one and is answered. No bearer token: subscribers cannot
+ * send one, and each request carries its own secret (token, ARN). */
+bool http_notify(struct http_req *r);
 
 #endif

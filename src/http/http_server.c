@@ -215,6 +215,8 @@ static void dispatch(struct http_req *r, bool too_big)
     bool form = ctype && !strncmp(ctype, "application/x-www-form-urlencoded", 33);
     if (http_push(r, too_big)) /* Firehose authenticates with its own header */
         return;
+    if (!target && http_notify(r))
+        return;
     if (strcmp(r->url, "/healthz") && !token_ok(r)) {
         if (target)
             http_logs_error(r, 401, "AccessDeniedException", "missing or wrong bearer token");

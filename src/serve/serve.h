@@ -47,6 +47,7 @@ enum serve_source_kind {
     SERVE_SOURCE_TAIL,  /* a directory of archives and NDJSON files */
     SERVE_SOURCE_STDIN, /* NDJSON on standard input */
     SERVE_SOURCE_HTTP,  /* pushed over HTTP (PutLogEvents, /api/push) */
+    SERVE_SOURCE_KMS,   /* the in-process KMS service's trail (Keysentry::KmsService) */
 };
 
 /* Counters of one source; read with the lock held. */
@@ -253,6 +254,73 @@ struct serve_recent {
 /* Oldest first: i = 0 is the oldest kept event. */
 size_t serve_engine_recent_count(const struct serve_engine *e);
 const struct serve_recent *serve_engine_recent(const struct serve_engine *e, size_t i);
+
+/* ---- actions: notifications and responses (serve_actions.c) ------------- */
+
+struct notify_hub;
+struct notify_context_acc;
+struct notify_outcome;
+struct respond_record;
+
+#define SERVE_ACTIONS_RING 256 /* deliveries and responses kept for the API */
+
+/*
+ * The window of events behind a transition at time_ms: the evaluated
+ * periods before it, or for an early fire the running period up to time_ms.
+ * Shared with replay so the context of a state change means the same thing.
+ */
+void serve_alarm_window(const struct alarm_def *def, int64_t time_ms, bool early, int64_t *start,
+                        int64_t *end);
+/* Feeds acc with the remembered matches of def's series in [start_ms,
+ * end_ms) (metric_filters_recent). Returns how many. */
+size_t serve_alarm_context(const struct metric_filters *mf, const struct metric_store *store,
+                           const struct alarm_def *def, int64_t start_ms, int64_t end_ms,
+                           struct notify_context_acc *acc);
+
+/*
+ * From now on every state change with actions is written to hub's outbox
+ * (on the store the hub was created over, under the engine lock) with the
+ * context of its events, and the workers are kicked. hub is borrowed: stop
+ * the hub's workers (notify_hub_free) before serve_engine_free. NULL detaches.
+ */
+void serve_engine_set_hub(struct serve_engine *e, struct notify_hub *hub);
+/* notify_outcome_fn (ud = the engine): a final outcome becomes the alarm's
+ * Action history item; every outcome goes to the deliveries ring. */
+void serve_engine_outcome(void *engine, const struct notify_outcome *o);
+/* respond_record_fn (ctx = the engine): the responses ring. */
+void serve_engine_response(void *engine, const struct respond_record *rec);
+
+/* One delivery attempt's outcome, owned by the ring. */
+struct serve_delivery {
+    int64_t time_ms, state_update_ms;
+    uint32_t attempt;
+    bool final; /* delivered or dead-lettered (else: will retry) */
+    char *alarm, *new_state, *action, *target, *protocol, *message_id;
+    char *error; /* NULL when delivered */
+};
+
+/* One response's run, owned by the ring. */
+struct serve_response {
+    int64_t time_ms, state_update_ms;
+    bool revert, dry_run;
+    char *name, *alarm, *summary, *details; /* details: JSON object */
+    char *error;                            /* NULL on success */
+};
+
+struct serve_action_stats {
+    uint64_t enqueued;         /* outbox rows written */
+    uint64_t enqueue_failures; /* state changes whose actions could not be queued */
+    uint64_t delivered, failed;
+};
+
+/* Lock held; oldest first; borrowed until the lock is released. */
+size_t serve_engine_delivery_count(const struct serve_engine *e);
+const struct serve_delivery *serve_engine_delivery(const struct serve_engine *e, size_t i);
+size_t serve_engine_response_count(const struct serve_engine *e);
+const struct serve_response *serve_engine_response_at(const struct serve_engine *e, size_t i);
+void serve_engine_action_stats(const struct serve_engine *e, struct serve_action_stats *out);
+/* The engine's database (NULL without one); lock held or before threads start. */
+struct store *serve_engine_db(const struct serve_engine *e);
 
 /* ---- PutMetricData (serve_metrics.c) ---------------------------------------- */
 

@@ -131,14 +131,14 @@ static int64_t lookback_ms(const struct alarm_def *def)
 /* ---- state changes: the actions hook ---------------------------------------- */
 
 /*
- * HOOK for notifications and responses: every state change (evaluation,
- * early fire, SetAlarmState) ends here with the actions to run. Enqueue them
- * here once src/notify and src/respond exist; they must be written to the
- * outbox before the change is acknowledged anywhere else.
+ * Every state change (evaluation, early fire, SetAlarmState) ends here. Its
+ * actions go to the outbox before the change is visible anywhere else
+ * (serve_actions.c); the optional hook and the log line follow.
  */
 static void enqueue_actions(struct serve_engine *e, const char *name, const struct alarm_change *ch,
                             bool early)
 {
+    serve_actions_enqueue(e, name, ch, early);
     if (e->opts.on_change) {
         e->opts.on_change(e->opts.on_change_ctx, name, ch, early);
         return;
@@ -644,6 +644,11 @@ enum ks_err serve_engine_set_alarm_state(struct serve_engine *e, const char *nam
     alarm_change_release(&ch);
     serve_engine_unlock(e);
     return err;
+}
+
+struct store *serve_engine_db(const struct serve_engine *e)
+{
+    return e->db;
 }
 
 const struct metric_store *serve_engine_store(const struct serve_engine *e)
@@ -1267,6 +1272,7 @@ void serve_engine_free(struct serve_engine *e)
     event_scan_plan_free(e->plan);
     metric_filters_free(e->mf);
     metric_store_free(e->store);
+    serve_actions_free(e);
     store_close(e->db);
     pthread_mutex_destroy(&e->mu);
     free(e);

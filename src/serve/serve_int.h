@@ -81,6 +81,14 @@ struct serve_engine {
     size_t ring_bytes;
     uint64_t seq;
 
+    /* actions (serve_actions.c) */
+    struct notify_hub *hub;
+    uint64_t enqueued, enqueue_failures, deliveries_ok, deliveries_failed;
+    struct serve_delivery deliveries[SERVE_ACTIONS_RING];
+    size_t deliveries_head, ndeliveries;
+    struct serve_response responses[SERVE_ACTIONS_RING];
+    size_t responses_head, nresponses;
+
     struct event_scan_plan *plan;
     struct event_scan *scan;
     unsigned slot[9];
@@ -94,6 +102,11 @@ bool serve_ingest_locked(struct serve_engine *e, int source, const char *data, s
                          int64_t now_ms);
 int serve_add_source_locked(struct serve_engine *e, const char *name, enum serve_source_kind kind,
                             const char *log_group);
+
+/* serve_actions.c, for serve_engine.c */
+void serve_actions_enqueue(struct serve_engine *e, const char *name, const struct alarm_change *ch,
+                           bool early);
+void serve_actions_free(struct serve_engine *e);
 
 /* serve_tail.c, for serve_engine.c */
 enum ks_err serve_tail_save(struct serve_engine *e, struct ks_diag *diag);
