@@ -321,9 +321,10 @@ int cli_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     int64_t next_poll = 0, next_cp = now_ms() + SERVE_CHECKPOINT_MS;
+    bool tail_news = false;
     while (!stop_flag) {
         int64_t t = now_ms();
-        if (t >= next_poll) {
+        if (tail_news || t >= next_poll) {
             serve_engine_poll_tails(e, t, SERVE_POLL_BUDGET);
             next_poll = t + SERVE_POLL_MS;
         }
@@ -336,8 +337,8 @@ int cli_serve(int argc, char **argv)
                 cli_error("checkpoint failed: %s", d.msg);
             next_cp = now_ms() + SERVE_CHECKPOINT_MS;
         }
-        struct timespec ts = {0, SERVE_TICK_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        /* inotify wakes the loop as soon as a tailed file changes */
+        tail_news = serve_engine_tail_wait(e, SERVE_TICK_MS) > 0;
     }
     stopping = true;
 out:

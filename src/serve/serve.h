@@ -142,15 +142,26 @@ KS_MUST_CHECK enum ks_err serve_engine_checkpoint(struct serve_engine *e, struct
 /*
  * Adds a tailed directory as a source: every regular file under it (not
  * starting with '.') is read. Files ending in .gz, and .json files holding a
- * CloudTrail {"Records":[...]} object, are archives: read once, whole, after
- * their size has been stable for one poll. Every other file is NDJSON, read
- * up to its last complete line and followed as it grows; a file that shrinks
- * or changes inode was rotated and is read again from the start.
+ * CloudTrail {"Records":[...]} object, are archives: read once, whole, when
+ * inotify reports them closed after writing or renamed into place, otherwise
+ * once their size has held for 200 ms. Every other file is NDJSON, read up to
+ * its last complete line and followed as it grows; a file that shrinks or
+ * changes inode was rotated and is read again from the start. The directory
+ * is watched with inotify (recursively) when it can be, and walked in full
+ * every few seconds as a safety net; without inotify every poll walks it.
  * Positions come from the database. Returns the source index or -1.
  */
 int serve_engine_add_tail(struct serve_engine *e, const char *dir, const char *log_group);
-/* Polls every tailed directory once; reads at most max_bytes in total. */
+/* Reads what changed in every tailed directory (a full walk when due);
+ * reads at most max_bytes per directory. */
 void serve_engine_poll_tails(struct serve_engine *e, int64_t now_ms, size_t max_bytes);
+/*
+ * Sleeps until a tailed directory has news (inotify) or timeout_ms passes;
+ * a signal ends the sleep early. Returns 1 when serve_engine_poll_tails
+ * should run now, 0 otherwise. Without tails (or without inotify) it only
+ * sleeps, so the caller keeps polling on its own interval as well.
+ */
+int serve_engine_tail_wait(struct serve_engine *e, int timeout_ms);
 
 /* ---- alarms (for the APIs) ------------------------------------------------ */
 

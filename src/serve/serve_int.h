@@ -30,18 +30,25 @@ struct tail_file {
     char *path;
     ino_t ino;
     uint64_t offset;    /* next byte to read; archives: their size once read */
-    off_t size_seen;    /* size at the previous poll (archives wait for it to settle) */
+    off_t size_seen;    /* size at the previous look (archives wait for it to settle) */
+    int64_t size_ms;    /* when size_seen was first observed */
     bool archive;
+    bool typed;         /* archive decided (needs the first bytes) */
     bool skip_line;     /* inside an over-long line: drop bytes up to its newline */
     bool dirty;         /* offset changed since the last checkpoint */
-    bool seen;          /* present in the current poll */
+    bool writing;       /* inotify: opened for writing, no close seen yet */
+    bool closed;        /* inotify: closed after writing or renamed in: complete */
+    bool pending;       /* queued in the tail's pending list */
 };
+
+struct tail_watch; /* serve_tail.c: inotify state, pending files, path index */
 
 struct tail {
     char *dir;
     int source;
     struct tail_file *files;
     size_t n, cap;
+    struct tail_watch *w;
 };
 
 struct serve_engine {
