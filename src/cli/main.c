@@ -9,6 +9,9 @@
 #define KS_VERSION "0.1.0"
 #endif
 
+/* src/cli/cli_mailsink.c (its prototype belongs in cli.h) */
+int cli_mailsink(int argc, char **argv);
+
 struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -22,6 +25,7 @@ static const struct command commands[] = {
     {"validate", cli_validate, "check a CloudFormation template and show what was understood"},
     {"serve", cli_serve, "run a template's filters and alarms live, with AWS-compatible APIs"},
     {"kms", cli_kms, "the local AWS-KMS-compatible key service and its CloudTrail trail"},
+    {"mailsink", cli_mailsink, "a local SMTP server that catches and shows alarm e-mails"},
 };
 
 static void usage(FILE *f)
