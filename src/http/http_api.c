@@ -5,7 +5,10 @@
  */
 #include "http/http_int.h"
 
+#include "notify/notify.h"
+
 #include <jansson.h>
+#include <math.h>
 
 static void json_err(struct http_req *r, unsigned status, const char *msg)
 {
@@ -17,8 +20,9 @@ static void json_err(struct http_req *r, unsigned status, const char *msg)
     http_out(r, "}\n");
 }
 
-static void alarm_json(struct http_req *r, const char *name, const char *type, const char *arn,
-                       enum alarm_state s, const char *reason, int64_t updated, bool early)
+/* The fields /api/alarms lists, with the object left open for more. */
+static void alarm_fields(struct http_req *r, const char *name, const char *type, const char *arn,
+                         enum alarm_state s, const char *reason, int64_t updated, bool early)
 {
     http_out(r, "{\"name\":");
     http_out_json_str(r, name);
@@ -28,7 +32,14 @@ static void alarm_json(struct http_req *r, const char *name, const char *type, c
     http_out_json_str(r, reason);
     http_out(r, ",\"updated\":\"");
     http_out_iso(r, updated);
-    http_out(r, "\",\"earlyFire\":%s}", early ? "true" : "false");
+    http_out(r, "\",\"earlyFire\":%s", early ? "true" : "false");
+}
+
+static void alarm_json(struct http_req *r, const char *name, const char *type, const char *arn,
+                       enum alarm_state s, const char *reason, int64_t updated, bool early)
+{
+    alarm_fields(r, name, type, arn, s, reason, updated, early);
+    http_out(r, "}");
 }
 
 static void alarms(struct http_req *r)
@@ -349,6 +360,383 @@ static void prometheus(struct http_req *r)
     serve_engine_unlock(e);
 }
 
+/* ---- the dashboard's alarm views (docs/dashboard.md) ---------------------- */
+
+#define HTTP_SERIES_MAX_POINTS 1440 /* periods one /series answer may hold */
+#define HTTP_SERIES_DEFAULT_MS (3600 * 1000)
+
+/* Lock held. Exactly one of *m and *c is set on success. */
+static bool find_alarm(struct serve_engine *e, const char *name, const struct alarm **m,
+                       const struct alarm_composite **c, size_t *index)
+{
+    *m = NULL;
+    *c = NULL;
+    for (size_t i = 0; i < serve_engine_alarm_count(e); i++)
+        if (!strcmp(alarm_get_def(serve_engine_alarm(e, i))->name, name)) {
+            *m = serve_engine_alarm(e, i);
+            *index = i;
+            return true;
+        }
+    for (size_t i = 0; i < serve_engine_composite_count(e); i++)
+        if (!strcmp(alarm_composite_get_def(serve_engine_composite(e, i))->name, name)) {
+            *c = serve_engine_composite(e, i);
+            *index = i;
+            return true;
+        }
+    return false;
+}
+
+/* Reason data comes from the evaluator, but SetAlarmState lets a client set
+ * it: it is embedded as JSON only when it parses, else as a string. */
+static void out_json_or_string(struct http_req *r, const char *s)
+{
+    if (!s || !*s) {
+        http_out(r, "null");
+        return;
+    }
+    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+    if (j)
+        http_out(r, "%s", s);
+    else
+        http_out_json_str(r, s);
+    json_decref(j);
+}
+
+static void out_str_list(struct http_req *r, const char *const *v, size_t n)
+{
+    http_out(r, "[");
+    for (size_t i = 0; i < n; i++) {
+        http_out(r, i ? "," : "");
+        http_out_json_str(r, v[i]);
+    }
+    http_out(r, "]");
+}
+
+/* GET /api/alarms/NAME: the definition and the current state. */
+static void alarm_detail(struct http_req *r, const char *name)
+{
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    const struct alarm *m;
+    const struct alarm_composite *c;
+    size_t idx;
+    if (!find_alarm(e, name, &m, &c, &idx)) {
+        serve_engine_unlock(e);
+        json_err(r, 404, "no such alarm");
+        return;
+    }
+    if (m) {
+        const struct alarm_def *d = alarm_get_def(m);
+        alarm_fields(r, d->name, "MetricAlarm", alarm_arn(m), alarm_get_state(m),
+                   alarm_state_reason(m), alarm_state_updated_ms(m),
+                   serve_engine_alarm_early(e, idx));
+        http_out(r, ",\"reasonData\":");
+        out_json_or_string(r, alarm_state_reason_data(m));
+        http_out(r, ",\"description\":");
+        http_out_json_str(r, d->description);
+        http_out(r, ",\"namespace\":");
+        http_out_json_str(r, d->ns);
+        http_out(r, ",\"metricName\":");
+        http_out_json_str(r, d->metric_name);
+        http_out(r, ",\"dimensions\":{");
+        for (size_t k = 0; k < d->n_dimensions; k++) {
+            http_out(r, k ? "," : "");
+            http_out_json_str(r, d->dimensions[k].name);
+            http_out(r, ":");
+            http_out_json_str(r, d->dimensions[k].value);
+        }
+        http_out(r, "},\"statistic\":");
+        if (d->statistic != ALARM_STAT_NONE)
+            http_out_json_str(r, alarm_statistic_name(d->statistic));
+        else
+            http_out(r, "null");
+        http_out(r, ",\"extendedStatistic\":");
+        if (d->statistic == ALARM_STAT_NONE && d->extended_statistic)
+            http_out_json_str(r, d->extended_statistic);
+        else
+            http_out(r, "null");
+        http_out(r,
+                 ",\"period\":%d,\"evaluationPeriods\":%d,\"datapointsToAlarm\":%d,\"threshold\":"
+                 "%.17g,\"comparisonOperator\":",
+                 (int)d->period, (int)d->evaluation_periods,
+                 (int)(d->datapoints_to_alarm ? d->datapoints_to_alarm : d->evaluation_periods),
+                 d->threshold);
+        http_out_json_str(r, alarm_comparison_name(d->comparison));
+        http_out(r, ",\"treatMissingData\":");
+        http_out_json_str(r, alarm_treat_missing_name(d->treat_missing));
+        http_out(r, ",\"unit\":");
+        if (d->unit)
+            http_out_json_str(r, d->unit);
+        else
+            http_out(r, "null");
+        http_out(r, ",\"actionsEnabled\":%s,\"alarmActions\":", d->actions_enabled ? "true" : "false");
+        out_str_list(r, d->alarm_actions, d->n_alarm_actions);
+        http_out(r, ",\"okActions\":");
+        out_str_list(r, d->ok_actions, d->n_ok_actions);
+        http_out(r, ",\"insufficientDataActions\":");
+        out_str_list(r, d->insufficient_data_actions, d->n_insufficient_data_actions);
+    } else {
+        const struct alarm_composite_def *d = alarm_composite_get_def(c);
+        alarm_fields(r, d->name, "CompositeAlarm", alarm_composite_arn(c), alarm_composite_state(c),
+                   alarm_composite_state_reason(c), alarm_composite_state_updated_ms(c), false);
+        http_out(r, ",\"reasonData\":");
+        out_json_or_string(r, alarm_composite_state_reason_data(c));
+        http_out(r, ",\"description\":");
+        http_out_json_str(r, d->description);
+        http_out(r, ",\"alarmRule\":");
+        http_out_json_str(r, d->rule);
+        http_out(r, ",\"actionsEnabled\":%s,\"alarmActions\":", d->actions_enabled ? "true" : "false");
+        out_str_list(r, d->alarm_actions, d->n_alarm_actions);
+        http_out(r, ",\"okActions\":");
+        out_str_list(r, d->ok_actions, d->n_ok_actions);
+        http_out(r, ",\"insufficientDataActions\":");
+        out_str_list(r, d->insufficient_data_actions, d->n_insufficient_data_actions);
+    }
+    http_out(r, "}\n");
+    serve_engine_unlock(e);
+}
+
+/* A StateUpdate history item's old or new state; false when the data does
+ * not say (hand-written history cannot crash the page). */
+static bool history_state(json_t *data, const char *which, enum alarm_state *out, bool *early)
+{
+    json_t *st = json_object_get(data, which);
+    const char *v = json_string_value(json_object_get(st, "stateValue"));
+    if (!v)
+        return false;
+    static const enum alarm_state all[] = {ALARM_STATE_OK, ALARM_STATE_ALARM,
+                                           ALARM_STATE_INSUFFICIENT_DATA};
+    for (size_t i = 0; i < KS_ARRAY_LEN(all); i++) {
+        if (!strcmp(v, alarm_state_name(all[i]))) {
+            *out = all[i];
+            if (early) {
+                /* reason data may have been dropped for size (HistoryData
+                 * caps at 4 KiB); the reason text says it too */
+                const char *reason = json_string_value(json_object_get(st, "stateReason"));
+                *early = json_is_true(
+                             json_object_get(json_object_get(st, "stateReasonData"), "earlyFire")) ||
+                         (reason && !strncmp(reason, "Threshold Crossed (early fire)", 30));
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+struct state_span {
+    enum alarm_state state;
+    int64_t start, end;
+};
+
+/* The alarm's states over time from its history, oldest first. Before the
+ * first kept StateUpdate the alarm was in that update's old state (since its
+ * oldest kept item); after the last, in the current state. */
+static size_t state_spans(const struct alarm_history *h, enum alarm_state current,
+                          struct state_span **out)
+{
+    size_t n = alarm_history_count(h), k = 0;
+    struct state_span *v = ks_xcalloc(n + 1, sizeof(*v));
+    int64_t since = n ? alarm_history_at(h, 0)->timestamp_ms : INT64_MIN;
+    enum alarm_state cur = current;
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct alarm_history_item *it = alarm_history_at(h, i);
+        if (it->type != ALARM_HISTORY_STATE_UPDATE || !it->data)
+            continue;
+        json_t *data = json_loads(it->data, 0, NULL);
+        enum alarm_state from, to;
+        if (data && history_state(data, "newState", &to, NULL)) {
+            if (first && !history_state(data, "oldState", &from, NULL))
+                from = to;
+            v[k++] = (struct state_span){first ? from : cur, since, it->timestamp_ms};
+            cur = to;
+            since = it->timestamp_ms;
+            first = false;
+        }
+        json_decref(data);
+    }
+    v[k++] = (struct state_span){first ? current : cur, since, INT64_MAX};
+    *out = v;
+    return k;
+}
+
+/* GET /api/alarms/NAME/series?start=&end=: the alarm's statistic for each
+ * period in the range (periods without samples are left out, as
+ * GetMetricStatistics does) and the state spans that draw the bands. */
+static void alarm_series(struct http_req *r, const char *name)
+{
+    int64_t end = r->now_ms, start;
+    if (arg(r, "end") && !http_parse_time(arg(r, "end"), &end)) {
+        json_err(r, 400, "end must be an ISO 8601 time or epoch seconds");
+        return;
+    }
+    start = end - HTTP_SERIES_DEFAULT_MS;
+    if (arg(r, "start") && !http_parse_time(arg(r, "start"), &start)) {
+        json_err(r, 400, "start must be an ISO 8601 time or epoch seconds");
+        return;
+    }
+    if (start >= end) {
+        json_err(r, 400, "start must be before end");
+        return;
+    }
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    const struct alarm *m;
+    const struct alarm_composite *c;
+    size_t idx;
+    if (!find_alarm(e, name, &m, &c, &idx) || !m) {
+        serve_engine_unlock(e);
+        json_err(r, 404, c ? "a composite alarm has no metric series" : "no such alarm");
+        return;
+    }
+    const struct alarm_def *d = alarm_get_def(m);
+    int64_t p = (int64_t)d->period * 1000;
+    /* periods align to the epoch, as CloudWatch aligns them */
+    int64_t first = start - ((start % p) + p) % p;
+    if ((end - first) / p >= HTTP_SERIES_MAX_POINTS) {
+        serve_engine_unlock(e);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "the range holds more than %d periods of %d s; narrow it",
+                 HTTP_SERIES_MAX_POINTS, (int)d->period);
+        json_err(r, 400, msg);
+        return;
+    }
+    http_out(r, "{\"alarm\":");
+    http_out_json_str(r, d->name);
+    http_out(r, ",\"start\":\"");
+    http_out_iso(r, first);
+    http_out(r, "\",\"end\":\"");
+    http_out_iso(r, end);
+    http_out(r, "\",\"period\":%d,\"statistic\":", (int)d->period);
+    http_out_json_str(r, d->statistic != ALARM_STAT_NONE ? alarm_statistic_name(d->statistic)
+                                                         : d->extended_statistic);
+    http_out(r, ",\"threshold\":%.17g,\"comparisonOperator\":", d->threshold);
+    http_out_json_str(r, alarm_comparison_name(d->comparison));
+    http_out(r, ",\"datapoints\":[");
+    const struct metric_store *st = serve_engine_store(e);
+    size_t n = 0;
+    for (int64_t t = first; t < end; t += p) {
+        struct alarm_datapoint dp;
+        if (!serve_alarm_query((void *)(uintptr_t)st, d, t, t + p, &dp) || !isfinite(dp.value))
+            continue;
+        http_out(r, "%s{\"timestamp\":\"", n++ ? "," : "");
+        http_out_iso(r, t);
+        http_out(r, "\",\"value\":%.17g,\"sampleCount\":%.17g}", dp.value, dp.sample_count);
+    }
+    http_out(r, "],\"states\":[");
+    struct state_span *spans;
+    size_t ns = state_spans(alarm_get_history(m), alarm_get_state(m), &spans);
+    n = 0;
+    for (size_t i = 0; i < ns; i++) {
+        int64_t s0 = spans[i].start > first ? spans[i].start : first;
+        int64_t s1 = spans[i].end < end ? spans[i].end : end;
+        if (s0 >= s1)
+            continue;
+        http_out(r, "%s{\"state\":\"%s\",\"start\":\"", n++ ? "," : "",
+                 alarm_state_name(spans[i].state));
+        http_out_iso(r, s0);
+        http_out(r, "\",\"end\":\"");
+        http_out_iso(r, s1);
+        http_out(r, "\"}");
+    }
+    free(spans);
+    http_out(r, "]}\n");
+    serve_engine_unlock(e);
+}
+
+/* GET /api/alarms/NAME/context: who was behind the last transition to ALARM
+ * (the keysentryContext block notifications carry, over the same window). */
+static void alarm_context(struct http_req *r, const char *name)
+{
+    struct serve_engine *e = r->srv->engine;
+    serve_engine_lock(e);
+    const struct alarm *m;
+    const struct alarm_composite *c;
+    size_t idx;
+    if (!find_alarm(e, name, &m, &c, &idx)) {
+        serve_engine_unlock(e);
+        json_err(r, 404, "no such alarm");
+        return;
+    }
+    const struct alarm_history *h = m ? alarm_get_history(m) : alarm_composite_history(c);
+    int64_t when = INT64_MIN;
+    bool early = false;
+    for (size_t i = alarm_history_count(h); i-- > 0 && when == INT64_MIN;) {
+        const struct alarm_history_item *it = alarm_history_at(h, i);
+        if (it->type != ALARM_HISTORY_STATE_UPDATE || !it->data)
+            continue;
+        json_t *data = json_loads(it->data, 0, NULL);
+        enum alarm_state to;
+        bool is_early = false;
+        if (data && history_state(data, "newState", &to, &is_early) && to == ALARM_STATE_ALARM) {
+            when = it->timestamp_ms;
+            early = is_early;
+        }
+        json_decref(data);
+    }
+    http_out(r, "{\"alarm\":");
+    http_out_json_str(r, name);
+    if (when == INT64_MIN) {
+        http_out(r, ",\"lastAlarm\":null,\"context\":null}\n");
+        serve_engine_unlock(e);
+        return;
+    }
+    http_out(r, ",\"lastAlarm\":\"");
+    http_out_iso(r, when);
+    http_out(r, "\",\"earlyFire\":%s,\"context\":", early ? "true" : "false");
+    if (!m) {
+        /* a composite has no metric of its own: its children carry the
+         * events */
+        http_out(r, "null}\n");
+        serve_engine_unlock(e);
+        return;
+    }
+    const struct alarm_def *d = alarm_get_def(m);
+    int64_t start, end;
+    serve_alarm_window(d, when, early, &start, &end);
+    struct notify_context_acc *acc = notify_context_acc_new();
+    serve_alarm_context(serve_engine_filters(e), serve_engine_store(e), d, start, end, acc);
+    struct notify_context ctx;
+    notify_context_acc_get(acc, start, end, &ctx);
+    struct ks_buf cj;
+    ks_buf_init(&cj, 1u << 20);
+    if (notify_context_json(&ctx, &cj) == KS_OK)
+        http_add(r, cj.data, cj.len);
+    else
+        http_out(r, "null");
+    ks_buf_release(&cj);
+    notify_context_acc_free(acc);
+    http_out(r, "}\n");
+    serve_engine_unlock(e);
+}
+
+/* /api/alarms/NAME[/SUFFIX]: NAME may hold '/', so the suffix is matched at
+ * the end, as /history always was. Returns false when u is not such a path. */
+static bool alarm_route(struct http_req *r, const char *u)
+{
+    static const struct {
+        const char *suffix;
+        void (*fn)(struct http_req *r, const char *name);
+    } routes[] = {
+        {"/history", history},
+        {"/series", alarm_series},
+        {"/context", alarm_context},
+        {"", alarm_detail},
+    };
+    const char *rest = u + 12; /* "/api/alarms/" */
+    size_t len = strlen(rest);
+    for (size_t i = 0; i < KS_ARRAY_LEN(routes); i++) {
+        size_t sl = strlen(routes[i].suffix);
+        if (len > sl && !strcmp(rest + len - sl, routes[i].suffix)) {
+            char *name = ks_xmemdup(rest, len - sl);
+            routes[i].fn(r, name);
+            free(name);
+            return true;
+        }
+    }
+    return false;
+}
+
 void http_api(struct http_req *r)
 {
     const char *u = r->url;
@@ -360,11 +748,8 @@ void http_api(struct http_req *r)
         prometheus(r);
     } else if (!strcmp(u, "/api/alarms") && get) {
         alarms(r);
-    } else if (!strncmp(u, "/api/alarms/", 12) && get && strlen(u) > 20 &&
-               !strcmp(u + strlen(u) - 8, "/history")) {
-        char *name = ks_xmemdup(u + 12, strlen(u) - 20);
-        history(r, name);
-        free(name);
+    } else if (!strncmp(u, "/api/alarms/", 12) && get && alarm_route(r, u)) {
+        /* answered */
     } else if (!strcmp(u, "/api/metrics") && get) {
         metrics_json(r);
     } else if (!strcmp(u, "/api/events") && get) {

@@ -217,6 +217,10 @@ static void dispatch(struct http_req *r, bool too_big)
         return;
     if (!target && http_notify(r))
         return;
+    if (!target && http_ui_wants(r)) {
+        http_ui(r);
+        return;
+    }
     if (strcmp(r->url, "/healthz") && !token_ok(r)) {
         if (target)
             http_logs_error(r, 401, "AccessDeniedException", "missing or wrong bearer token");
@@ -298,6 +302,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (resp) {
         MHD_add_response_header(resp, "Content-Type", r.content_type);
         MHD_add_response_header(resp, "x-amzn-RequestId", r.request_id);
+        for (size_t i = 0; i < r.n_hdrs; i++)
+            MHD_add_response_header(resp, r.hdr_names[i], r.hdr_values[i]);
         rc = MHD_queue_response(conn, r.status, resp);
         MHD_destroy_response(resp);
     }
