@@ -56,9 +56,10 @@ struct mailsink_message {
     size_t n_rcpt;
     char *raw;         /* the message as received, dot-unstuffed, without the final "." */
     size_t raw_len;
-    /* The Subject header unfolded and RFC 2047-decoded (UTF-8, ISO-8859-1 and
-     * US-ASCII encoded words; others stay as written), as valid UTF-8 with
-     * control characters replaced by spaces. NULL when there is none. */
+    /* The first Subject header (its first 64 KiB) unfolded and RFC
+     * 2047-decoded (UTF-8, ISO-8859-1 and US-ASCII encoded words; others stay
+     * as written), as valid UTF-8 with control characters replaced by spaces:
+     * safe to print. NULL when there is none. */
     char *subject;
     /* The body after the header block, decoded when Content-Transfer-Encoding
      * is quoted-printable or base64, else as received. Multipart bodies are
@@ -88,7 +89,7 @@ struct mailsink_options {
     size_t max_line_bytes;    /* command or DATA line, CRLF included; 0 = default */
     unsigned max_recipients;  /* per message; 0 = default */
     unsigned max_connections; /* open at once; 0 = default; more get 421 and are closed */
-    unsigned keep_messages;   /* kept in memory; 0 = default */
+    unsigned keep_messages;   /* kept in memory; 0 = default; at most 65536 */
     size_t keep_bytes;        /* raw bytes kept in memory; 0 = default */
     int idle_timeout_ms;      /* a silent client gets 421; 0 = default */
     mailsink_message_fn *on_message;

@@ -321,8 +321,6 @@ static void cmd_ehlo(struct mailsink *s, struct conn *c, const char *arg, bool e
           s->hostname, c->helo, s->o.max_message_bytes);
 }
 
-static void free_message(struct mailsink_message *m);
-
 static void finish_data(struct mailsink *s, struct conn *c)
 {
     c->mode = MODE_CMD;
@@ -357,7 +355,7 @@ static void finish_data(struct mailsink *s, struct conn *c)
         /* persist, then acknowledge: a 4xx makes the client keep the mail */
         reply(c, "451 4.3.0 cannot store the message: %s", strerror(errno));
         stat_add(s, &s->store.st.rejected);
-        free_message(m);
+        mailsink_message_free(m);
         return;
     }
     uint64_t seq = m->seq;
@@ -500,11 +498,6 @@ static void process_input(struct mailsink *s, struct conn *c)
 }
 
 /* ---- connections --------------------------------------------------------------- */
-
-static void free_message(struct mailsink_message *m)
-{
-    mailsink_message_free(m);
-}
 
 static void conn_free(struct mailsink *s, struct conn *c)
 {
