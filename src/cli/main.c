@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"validate", cli_validate, "check a CloudFormation template and show what was understood"},
     {"serve", cli_serve, "run a template's filters and alarms live, with AWS-compatible APIs"},
     {"kms", cli_kms, "the local AWS-KMS-compatible key service and its CloudTrail trail"},
+    {"demo", cli_demo, "the KMS monitoring lab end to end on this machine (make demo)"},
     {"mailsink", cli_mailsink, "a local SMTP server that catches and shows alarm e-mails"},
 };
 
@@ -33,8 +34,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: keysentry <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nRun 'keysentry <command> --help' for a command's options.\n"
-               "Not yet available: demo (see the project's issues).\n");
+    fprintf(f, "\nRun 'keysentry <command> --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)

@@ -316,6 +316,40 @@ KS_MUST_CHECK enum ks_err respond_build_request(enum respond_service svc, const 
                                                 struct sigv4_request *req, struct ks_buf *body,
                                                 struct ks_diag *diag);
 
+/*
+ * One signed AWS call (respond_aws.c): KMS JSON 1.1 or IAM query protocol,
+ * SigV4, libcurl, the answer classified. Public because `keysentry demo`
+ * drives the local KMS service with it, as a client would.
+ */
+
+struct respond_aws_reply {
+    long http_status; /* 0: no HTTP answer (transport failure) */
+    struct ks_buf body;
+    char request_id[128];
+    char error_code[128];    /* "" on success */
+    char error_message[512]; /* AWS's text, or the transport error */
+    int status;              /* 0 ok, > 0 retryable, < 0 permanent */
+};
+
+void respond_aws_reply_init(struct respond_aws_reply *rep);
+void respond_aws_reply_release(struct respond_aws_reply *rep);
+
+/* Everything one call needs besides the operation. */
+struct respond_aws_target {
+    enum respond_service svc;
+    const char *endpoint_prop; /* Endpoint property or NULL */
+    const char *region;        /* the response's region */
+    const struct respond_creds *creds;
+    uint32_t timeout_s;
+    const char *const *env;
+    int64_t now_s;
+};
+
+/* Builds, signs, sends one request and classifies the answer into rep
+ * (never fails otherwise: every problem is a reply with status != 0). */
+void respond_aws_call(const struct respond_aws_target *t, const char *op, json_t *params,
+                      struct respond_aws_reply *rep);
+
 /* The inline policy the IAM console's "Revoke active sessions" writes: deny
  * everything to tokens issued before issued_before (epoch seconds). Appends
  * compact JSON to out. */

@@ -14,35 +14,7 @@
 #define RESPOND_HOUR_MS     3600000LL
 #define RESPOND_IAM_VERSION "2010-05-08"
 
-/* ---- AWS calls (respond_aws.c) ---- */
-
-struct respond_aws_reply {
-    long http_status; /* 0: no HTTP answer (transport failure) */
-    struct ks_buf body;
-    char request_id[128];
-    char error_code[128];    /* "" on success */
-    char error_message[512]; /* AWS's text, or the transport error */
-    int status;              /* 0 ok, > 0 retryable, < 0 permanent */
-};
-
-void respond_aws_reply_init(struct respond_aws_reply *rep);
-void respond_aws_reply_release(struct respond_aws_reply *rep);
-
-/* Everything one call needs besides the operation. */
-struct respond_aws_target {
-    enum respond_service svc;
-    const char *endpoint_prop; /* Endpoint property or NULL */
-    const char *region;        /* the response's region */
-    const struct respond_creds *creds;
-    uint32_t timeout_s;
-    const char *const *env;
-    int64_t now_s;
-};
-
-/* Builds, signs, sends one request and classifies the answer into rep
- * (never fails otherwise: every problem is a reply with status != 0). */
-void respond_aws_call(const struct respond_aws_target *t, const char *op, json_t *params,
-                      struct respond_aws_reply *rep);
+/* ---- AWS calls: respond_aws_call and its structs are in respond.h ---- */
 
 /* The text between <tag> and </tag> in xml (first occurrence), entity-decoded
  * (and with url_decode also %XX-decoded) into out; false when absent. */

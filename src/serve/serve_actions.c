@@ -16,9 +16,11 @@ void serve_alarm_window(const struct alarm_def *def, int64_t time_ms, bool early
     int64_t step = def->period < 60 ? 10000 : 60000;
     int64_t span = (int64_t)def->period * 1000 * def->evaluation_periods;
     /* an evaluation looks at whole periods before its (truncated) time; an
-     * early fire at the running period, which ends after time_ms */
-    *end = early ? time_ms + 1 : time_ms - time_ms % step;
-    *start = *end - span;
+     * early fire at the periods of the evaluation still to come, the last
+     * one running (up to time_ms) */
+    int64_t at = time_ms - time_ms % step;
+    *end = early ? time_ms + 1 : at;
+    *start = (early ? at + step : at) - span;
 }
 
 static void ctx_feed(void *ud, const struct metric_event_info *ev)
