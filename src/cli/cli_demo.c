@@ -624,11 +624,27 @@ static int story(struct demo *d)
         if (!found)
             sleep_ms(100);
     }
-    ks_buf_release(&b);
     if (!found) {
+        ks_buf_release(&b);
         cli_error("demo: no DisabledException record reached serve");
         return -1;
     }
+    /* what serve's API says the actions did */
+    snprintf(url, sizeof(url), "%s/api/responses", d->api);
+    json_t *j = http(url, NULL, &b) == 200 ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    json_t *first = json_array_get(json_object_get(j, "responses"), 0);
+    const char *status = json_string_value(json_object_get(first, "status"));
+    if (!status || strcmp(status, "ok")) {
+        json_decref(j);
+        ks_buf_release(&b);
+        cli_error("demo: serve's /api/responses does not show the DisableKey response");
+        return -1;
+    }
+    say(d, "      serve's API: response %s: %s\n",
+        json_string_value(json_object_get(first, "response")) ?: "",
+        json_string_value(json_object_get(first, "summary")) ?: "");
+    json_decref(j);
+    ks_buf_release(&b);
     return 0;
 }
 

@@ -26,7 +26,8 @@ static const char mailsink_help[] =
     "see the alarm e-mails keysentry sends without a real mail server:\n"
     "\n"
     "  keysentry mailsink --dir ./mail &\n"
-    "  KEYSENTRY_SMTP_URL=smtp://127.0.0.1:2525 keysentry serve -c examples/lab/monitoring.yaml ...\n"
+    "  KEYSENTRY_SMTP_URL=smtp://127.0.0.1:2525 keysentry serve -c examples/lab/monitoring.yaml "
+    "...\n"
     "\n"
     "Any SMTP client works too, e.g. curl:\n"
     "\n"
@@ -203,8 +204,8 @@ int cli_mailsink(int argc, char **argv)
         return d.err == KS_E_INVALID ? CLI_USAGE : CLI_FAIL;
     }
     bool v6 = strchr(o.address, ':') != NULL;
-    fprintf(stderr, "keysentry: mailsink listening on smtp://%s%s%s:%u\n", v6 ? "[" : "",
-            o.address, v6 ? "]" : "", (unsigned)mailsink_port(sink));
+    fprintf(stderr, "keysentry: mailsink listening on smtp://%s%s%s:%u\n", v6 ? "[" : "", o.address,
+            v6 ? "]" : "", (unsigned)mailsink_port(sink));
     if (o.dir)
         fprintf(stderr, "keysentry: messages are also written to %s/new\n", o.dir);
     if (port_file) {
@@ -226,8 +227,7 @@ int cli_mailsink(int argc, char **argv)
     struct mailsink_stats st;
     mailsink_stats(sink, &st);
     mailsink_stop(sink);
-    fprintf(stderr,
-            "keysentry: mailsink stopped: %llu messages, %llu rejected, %llu connections\n",
+    fprintf(stderr, "keysentry: mailsink stopped: %llu messages, %llu rejected, %llu connections\n",
             (unsigned long long)st.messages, (unsigned long long)st.rejected,
             (unsigned long long)st.connections);
     return CLI_OK;

@@ -357,6 +357,7 @@ static void prometheus(struct http_req *r)
     }
     prom_head(r, "keysentry_recent_events", "gauge", "Events held in the search ring.");
     http_out(r, "keysentry_recent_events %zu\n", serve_engine_recent_count(e));
+    http_actions_prometheus(r);
     serve_engine_unlock(e);
 }
 
@@ -754,6 +755,10 @@ void http_api(struct http_req *r)
         metrics_json(r);
     } else if (!strcmp(u, "/api/events") && get) {
         events(r);
+    } else if (!strcmp(u, "/api/deliveries") && get) {
+        http_deliveries(r);
+    } else if (!strcmp(u, "/api/responses") && get) {
+        http_responses(r);
     } else if (!strcmp(u, "/api/push") && !strcmp(r->method, "POST")) {
         push(r);
     } else {

@@ -68,6 +68,11 @@ void http_api(struct http_req *r);
  * true when r was one and is answered. No bearer token: subscribers cannot
  * send one, and each request carries its own secret (token, ARN). */
 bool http_notify(struct http_req *r);
+/* http_actions.c: /api/deliveries, /api/responses; the counters for /metrics
+ * (engine lock held by the caller). */
+void http_deliveries(struct http_req *r);
+void http_responses(struct http_req *r);
+void http_actions_prometheus(struct http_req *r);
 
 /* ---- the dashboard (http_ui.c, docs/dashboard.md) ------------------------ */
 

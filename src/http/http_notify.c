@@ -43,6 +43,12 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return q->ok ? MHD_YES : MHD_NO;
 }
 
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && !memcmp(s + n - k, suffix, k);
+}
+
 bool http_notify(struct http_req *r)
 {
     struct notify_hub *hub = atomic_load(&r->srv->hub);
@@ -51,8 +57,8 @@ bool http_notify(struct http_req *r)
     /* cheap test first: every SNS endpoint is one of these shapes */
     const char *action = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "Action");
     size_t ul = strlen(r->url);
-    bool cert = ul >= 25 && !strcmp(r->url + ul - 25, "/notify/signing-cert.pem");
-    bool unsub = ul >= 17 && !strcmp(r->url + ul - 17, "/unsubscribe.html");
+    bool cert = ends_with(r->url, ul, "/notify/signing-cert.pem");
+    bool unsub = ends_with(r->url, ul, "/unsubscribe.html");
     if (!cert && !unsub &&
         !(action && (!strcmp(action, "ConfirmSubscription") || !strcmp(action, "Unsubscribe"))))
         return false;

@@ -33,28 +33,28 @@
 #include "base/ks.h"
 
 /* Defaults of struct mailsink_options (a zero field takes these). */
-#define MAILSINK_DEFAULT_ADDRESS      "127.0.0.1"
-#define MAILSINK_DEFAULT_HOSTNAME     "keysentry-mailsink"
-#define MAILSINK_DEFAULT_MAX_MESSAGE  (10u << 20) /* the notifier's largest digest fits */
-#define MAILSINK_DEFAULT_MAX_LINE     8192        /* RFC 5321 says 1000; be lenient */
-#define MAILSINK_DEFAULT_MAX_RCPT     100         /* RFC 5321 §4.5.3.1.8's minimum */
-#define MAILSINK_DEFAULT_MAX_CONN     32
-#define MAILSINK_DEFAULT_KEEP         256  /* messages kept in memory */
-#define MAILSINK_DEFAULT_KEEP_BYTES   (64u << 20) /* raw bytes kept in memory */
-#define MAILSINK_DEFAULT_IDLE_MS      60000
-#define MAILSINK_MAX_ADDRESS          256 /* bytes of one envelope address */
-#define MAILSINK_MAX_BAD_COMMANDS     20  /* 5xx answers before a 421 and close */
+#define MAILSINK_DEFAULT_ADDRESS     "127.0.0.1"
+#define MAILSINK_DEFAULT_HOSTNAME    "keysentry-mailsink"
+#define MAILSINK_DEFAULT_MAX_MESSAGE (10u << 20) /* the notifier's largest digest fits */
+#define MAILSINK_DEFAULT_MAX_LINE    8192        /* RFC 5321 says 1000; be lenient */
+#define MAILSINK_DEFAULT_MAX_RCPT    100         /* RFC 5321 §4.5.3.1.8's minimum */
+#define MAILSINK_DEFAULT_MAX_CONN    32
+#define MAILSINK_DEFAULT_KEEP        256         /* messages kept in memory */
+#define MAILSINK_DEFAULT_KEEP_BYTES  (64u << 20) /* raw bytes kept in memory */
+#define MAILSINK_DEFAULT_IDLE_MS     60000
+#define MAILSINK_MAX_ADDRESS         256 /* bytes of one envelope address */
+#define MAILSINK_MAX_BAD_COMMANDS    20  /* 5xx answers before a 421 and close */
 
 /* One received message. Strings are NUL-terminated; raw and body may also
  * contain NUL bytes (use the lengths). */
 struct mailsink_message {
-    uint64_t seq;      /* 1-based, in order of acceptance */
-    int64_t time_ms;   /* when the final "." arrived: ms since the epoch (CLOCK_REALTIME) */
-    char *helo;        /* the EHLO/HELO argument */
-    char *from;        /* envelope sender without <>, "" for the null sender */
-    char **rcpt;       /* envelope recipients without <> */
+    uint64_t seq;    /* 1-based, in order of acceptance */
+    int64_t time_ms; /* when the final "." arrived: ms since the epoch (CLOCK_REALTIME) */
+    char *helo;      /* the EHLO/HELO argument */
+    char *from;      /* envelope sender without <>, "" for the null sender */
+    char **rcpt;     /* envelope recipients without <> */
     size_t n_rcpt;
-    char *raw;         /* the message as received, dot-unstuffed, without the final "." */
+    char *raw; /* the message as received, dot-unstuffed, without the final "." */
     size_t raw_len;
     /* The first Subject header (its first 64 KiB) unfolded and RFC
      * 2047-decoded (UTF-8, ISO-8859-1 and US-ASCII encoded words; others stay
@@ -76,9 +76,9 @@ typedef void mailsink_message_fn(void *ud, const struct mailsink_message *m);
 
 /* Zero-initialise, then set what you need. */
 struct mailsink_options {
-    const char *address; /* numeric IPv4 or IPv6 address; NULL = 127.0.0.1 */
-    uint16_t port;       /* 0 = an ephemeral port (mailsink_port) */
-    bool allow_remote;   /* permit a non-loopback address (anyone could then write here) */
+    const char *address;  /* numeric IPv4 or IPv6 address; NULL = 127.0.0.1 */
+    uint16_t port;        /* 0 = an ephemeral port (mailsink_port) */
+    bool allow_remote;    /* permit a non-loopback address (anyone could then write here) */
     const char *hostname; /* in the greeting and EHLO reply; NULL = MAILSINK_DEFAULT_HOSTNAME */
     /* Maildir-like folder: each message is written to dir/tmp, then renamed
      * into dir/new as <time_ms>.<pid>.<seq>.eml (mode 0600) with Return-Path
@@ -98,12 +98,12 @@ struct mailsink_options {
 
 /* Counters since start; a consistent snapshot. */
 struct mailsink_stats {
-    uint64_t connections; /* accepted and served */
-    uint64_t refused;     /* closed at once: max_connections reached */
-    uint64_t messages;    /* accepted (250 after DATA) */
-    uint64_t rejected;    /* DATA or MAIL refused: size, line length, write failure */
-    uint64_t aborted;     /* connections lost or closed in the middle of DATA */
-    uint64_t timeouts;    /* connections closed for idleness */
+    uint64_t connections;  /* accepted and served */
+    uint64_t refused;      /* closed at once: max_connections reached */
+    uint64_t messages;     /* accepted (250 after DATA) */
+    uint64_t rejected;     /* DATA or MAIL refused: size, line length, write failure */
+    uint64_t aborted;      /* connections lost or closed in the middle of DATA */
+    uint64_t timeouts;     /* connections closed for idleness */
     uint64_t bad_commands; /* 5xx replies to commands */
     unsigned open;         /* connections open now */
 };
@@ -115,8 +115,8 @@ struct mailsink;
  * that is not numeric, or not loopback without allow_remote; a dir that
  * cannot be created), KS_E_IO (socket, bind, thread), with diag.
  */
-KS_MUST_CHECK enum ks_err mailsink_start(const struct mailsink_options *opts,
-                                         struct mailsink **out, struct ks_diag *diag);
+KS_MUST_CHECK enum ks_err mailsink_start(const struct mailsink_options *opts, struct mailsink **out,
+                                         struct ks_diag *diag);
 
 /* The bound port (the ephemeral one when options.port was 0). */
 uint16_t mailsink_port(const struct mailsink *s);

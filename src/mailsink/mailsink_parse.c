@@ -11,8 +11,8 @@
 #include <ctype.h>
 #include <strings.h>
 
-#define EW_MAX        256         /* bytes of one encoded word we try to decode */
-#define FIELD_MAX     (64u << 10) /* bytes of a header value decoded */
+#define EW_MAX    256         /* bytes of one encoded word we try to decode */
+#define FIELD_MAX (64u << 10) /* bytes of a header value decoded */
 
 static int hexval(unsigned char c)
 {
@@ -78,8 +78,8 @@ static size_t qp_decode(const char *in, size_t n, char *out, bool q_header)
             i += in[i + 1] == '\r' && i + 2 < n && in[i + 2] == '\n' ? 2 : 1; /* soft break */
         } else if (i + 2 < n && hexval((unsigned char)in[i + 1]) >= 0 &&
                    hexval((unsigned char)in[i + 2]) >= 0) {
-            out[o++] = (char)(hexval((unsigned char)in[i + 1]) * 16 +
-                              hexval((unsigned char)in[i + 2]));
+            out[o++] =
+                (char)(hexval((unsigned char)in[i + 1]) * 16 + hexval((unsigned char)in[i + 2]));
             i += 2;
         } else {
             out[o++] = '='; /* a lone '=' is kept: liberal in what we accept */
@@ -129,7 +129,8 @@ static size_t encoded_word(const char *p, size_t n, struct ks_buf *b)
     else
         return 0; /* a charset we cannot convert stays visible as written */
     char *tmp = ks_xmalloc(t - t0 + 1);
-    size_t len = enc == 'B' ? b64_decode(p + t0, t - t0, tmp) : qp_decode(p + t0, t - t0, tmp, true);
+    size_t len =
+        enc == 'B' ? b64_decode(p + t0, t - t0, tmp) : qp_decode(p + t0, t - t0, tmp, true);
     enum ks_err e = KS_OK;
     for (size_t i = 0; i < len && !e; i++) {
         unsigned char c = (unsigned char)tmp[i];

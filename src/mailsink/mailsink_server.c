@@ -477,8 +477,7 @@ static void process_input(struct mailsink *s, struct conn *c)
             c->discarding = false;
             c->prev_crlf = n < 2 || nl[-1] == '\r';
             if (c->mode == MODE_CMD)
-                bad_command(s, c, "500 5.5.2 line too long (limit %zu bytes)",
-                            s->o.max_line_bytes);
+                bad_command(s, c, "500 5.5.2 line too long (limit %zu bytes)", s->o.max_line_bytes);
             continue;
         }
         if (c->mode == MODE_DATA) {
@@ -639,11 +638,18 @@ static void *sink_main(void *arg)
                 alive = conn_read(s, c);
             if (alive && c->out.len)
                 alive = conn_flush(c);
-            if (alive && !c->closing && now - c->last_ms >= s->o.idle_timeout_ms) {
-                reply(c, "421 4.4.2 %s idle for too long, closing", s->hostname);
-                c->closing = true;
-                stat_add(s, &s->store.st.timeouts);
-                alive = conn_flush(c);
+            if (alive && now - c->last_ms >= s->o.idle_timeout_ms) {
+                if (c->closing) {
+                    /* it will not read what is left for it: a slot held
+                     * forever by a client that never reads is a leak */
+                    alive = false;
+                } else {
+                    reply(c, "421 4.4.2 %s idle for too long, closing", s->hostname);
+                    c->closing = true;
+                    c->last_ms = now; /* one more idle period to take the 421 */
+                    stat_add(s, &s->store.st.timeouts);
+                    alive = conn_flush(c);
+                }
             }
             if (alive && c->closing && !c->out.len)
                 alive = false;
@@ -757,9 +763,9 @@ enum ks_err mailsink_start(const struct mailsink_options *opts, struct mailsink 
         o->max_connections = MAILSINK_DEFAULT_MAX_CONN;
     if (o->idle_timeout_ms <= 0)
         o->idle_timeout_ms = MAILSINK_DEFAULT_IDLE_MS;
-    s->hostname = printable_copy(o->hostname ? o->hostname : MAILSINK_DEFAULT_HOSTNAME,
-                                 strcspn(o->hostname ? o->hostname : MAILSINK_DEFAULT_HOSTNAME,
-                                         " \r\n"));
+    s->hostname =
+        printable_copy(o->hostname ? o->hostname : MAILSINK_DEFAULT_HOSTNAME,
+                       strcspn(o->hostname ? o->hostname : MAILSINK_DEFAULT_HOSTNAME, " \r\n"));
     s->dir = o->dir ? ks_xstrdup(o->dir) : NULL;
     o->address = o->address ? o->address : MAILSINK_DEFAULT_ADDRESS;
     mailsink_store_init(&s->store, o->keep_messages ? o->keep_messages : MAILSINK_DEFAULT_KEEP,

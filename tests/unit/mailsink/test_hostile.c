@@ -34,7 +34,10 @@ static void blast(uint16_t port, const char *p, size_t n)
     close(fd);
 }
 
-#define S(x) {x, sizeof(x) - 1}
+#define S(x)                                                                                       \
+    {                                                                                              \
+        x, sizeof(x) - 1                                                                           \
+    }
 
 static const struct {
     const char *p;
@@ -46,8 +49,8 @@ static const struct {
     S("\r\r\r\r\r\r"),
     S("\0\0\0\0\r\n"),
     S("EHLO \0x\r\nMAIL FROM:<a\0b@x>\r\n"),
-    S("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),          /* then gone */
-    S("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n.\r"),       /* half terminator */
+    S("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),             /* then gone */
+    S("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n.\r"),          /* half terminator */
     S("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\n.\nQUIT\n"), /* bare-LF dot */
     S("EHLO x\r\nMAIL FROM:<\x1b[31mred@x>\r\n"),
     S("EHLO x\r\nMAIL FROM:<a@b\r\n>\r\n"),
@@ -104,13 +107,37 @@ static void test_random_sessions(void **state)
 {
     (void)state;
     static const char *const frag[] = {
-        "EHLO x\r\n", "HELO y\r\n", "MAIL FROM:<a@b>\r\n", "MAIL FROM:<>\r\n", "RCPT TO:<c@d>\r\n",
-        "DATA\r\n", ".\r\n", "..\r\n", "\r\n", "RSET\r\n", "NOOP\r\n", "VRFY z\r\n",
-        "Subject: =?UTF-8?B?", "?=\r\n", "=?utf-8?q?=C3=A9?=", "\n", "\r", "\0", ".", "SIZE=",
-        "QUIT\r\n", "MAIL FROM:<a@b> SIZE=999999999\r\n", "<", ">", ":", " ", "\xc3", "\xff",
+        "EHLO x\r\n",
+        "HELO y\r\n",
+        "MAIL FROM:<a@b>\r\n",
+        "MAIL FROM:<>\r\n",
+        "RCPT TO:<c@d>\r\n",
+        "DATA\r\n",
+        ".\r\n",
+        "..\r\n",
+        "\r\n",
+        "RSET\r\n",
+        "NOOP\r\n",
+        "VRFY z\r\n",
+        "Subject: =?UTF-8?B?",
+        "?=\r\n",
+        "=?utf-8?q?=C3=A9?=",
+        "\n",
+        "\r",
+        "\0",
+        ".",
+        "SIZE=",
+        "QUIT\r\n",
+        "MAIL FROM:<a@b> SIZE=999999999\r\n",
+        "<",
+        ">",
+        ":",
+        " ",
+        "\xc3",
+        "\xff",
     };
-    struct mailsink_options o = {.max_line_bytes = 700, .max_message_bytes = 2048,
-                                 .max_recipients = 4};
+    struct mailsink_options o = {
+        .max_line_bytes = 700, .max_message_bytes = 2048, .max_recipients = 4};
     struct mailsink *s = sink_start(&o);
     char buf[8192];
     for (int round = 0; round < 150; round++) {

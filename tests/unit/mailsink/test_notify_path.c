@@ -14,7 +14,9 @@
 #include "notify/notify.h"
 #include "test_mailsink.h"
 
-#define ALARM_NAME "kms-d\xc3\xa9" "crypt-failures \xf0\x9f\x94\x91"
+#define ALARM_NAME                                                                                 \
+    "kms-d\xc3\xa9"                                                                                \
+    "crypt-failures \xf0\x9f\x94\x91"
 
 static const char tpl[] = "Resources:\n"
                           "  Settings:\n"
@@ -61,8 +63,8 @@ static void test_notify_hub_delivers_to_sink(void **state)
     struct store *st = NULL;
     assert_int_equal(store_open(db, &st, &d), KS_OK);
     struct config_template *t = NULL;
-    struct config_options co = {.stack_name = "lab", .account_id = "111122223333",
-                                .region = "us-east-1"};
+    struct config_options co = {
+        .stack_name = "lab", .account_id = "111122223333", .region = "us-east-1"};
     if (config_template_load_buffer("lab.yaml", tpl, strlen(tpl), &co, &t, &d))
         fail_msg("template: %s", d.msg);
     struct notify_options o;
@@ -96,8 +98,8 @@ static void test_notify_hub_delivers_to_sink(void **state)
     struct alarm_change ch;
     alarm_change_init(&ch);
     bool changed = false;
-    assert_int_equal(alarm_set_state(a, ALARM_STATE_ALARM, "Threshold Crossed: lab test", NULL,
-                                     now, &changed, &ch, &d),
+    assert_int_equal(alarm_set_state(a, ALARM_STATE_ALARM, "Threshold Crossed: lab test", NULL, now,
+                                     &changed, &ch, &d),
                      KS_OK);
     assert_true(changed);
     assert_int_equal(ch.n_actions, 1);
@@ -108,8 +110,8 @@ static void test_notify_hub_delivers_to_sink(void **state)
     assert_int_equal(r.rows, 1);
     struct notify_stats left;
     if (notify_hub_drain(hub, 20000, &left, &d))
-        fail_msg("drain: %s (pending %llu, dead %llu)", d.msg,
-                 (unsigned long long)left.pending, (unsigned long long)left.dead);
+        fail_msg("drain: %s (pending %llu, dead %llu)", d.msg, (unsigned long long)left.pending,
+                 (unsigned long long)left.dead);
     assert_int_equal(left.delivered, 1);
     assert_int_equal(left.dead, 0);
 

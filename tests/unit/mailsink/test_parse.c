@@ -18,17 +18,17 @@ static void test_decode_header_table(void **state)
         {"folded\r\n line", "folded line"},
         {"folded\r\n\tline\n  twice", "folded line  twice"}, /* tabs print as spaces */
         /* what notify's add_encoded_words writes for a non-ASCII alarm name */
-        {"=?UTF-8?B?QUxBUk06ICJrbXMtZMOpY3J5cHQiIGluIFVTIEVhc3Q=?=",
-         "ALARM: \"kms-d\xc3\xa9" "crypt\" in US East"},
+        {"=?UTF-8?B?QUxBUk06ICJrbXMtZMOpY3J5cHQiIGluIFVTIEVhc3Q=?=", "ALARM: \"kms-d\xc3\xa9"
+                                                                     "crypt\" in US East"},
         {"=?UTF-8?B?QUxBUk06ICJr?=\r\n =?UTF-8?B?w6ki?=", "ALARM: \"k\xc3\xa9\""},
         {"=?utf-8?q?caf=C3=A9_au_lait?=", "caf\xc3\xa9 au lait"},
-        {"=?UTF-8?Q?a?= =?UTF-8?Q?b?=", "ab"},      /* space between words dropped */
+        {"=?UTF-8?Q?a?= =?UTF-8?Q?b?=", "ab"}, /* space between words dropped */
         {"=?UTF-8?Q?a?=   \t =?UTF-8?Q?b?=", "ab"},
         {"=?UTF-8?Q?a?= b =?UTF-8?Q?c?=", "a b c"}, /* but not next to text */
         {"x =?UTF-8?Q?a?=", "x a"},
         {"=?ISO-8859-1?Q?Andr=E9?=", "Andr\xc3\xa9"},
         {"=?iso-8859-1?b?6Q==?=", "\xc3\xa9"},
-        {"=?US-ASCII*en?Q?lang?=", "lang"},          /* RFC 2231 language tag */
+        {"=?US-ASCII*en?Q?lang?=", "lang"},                 /* RFC 2231 language tag */
         {"=?KOI8-R?B?8NLJ18XU?=", "=?KOI8-R?B?8NLJ18XU?="}, /* unknown charset: as written */
         {"=?UTF-8?X?abc?=", "=?UTF-8?X?abc?="},
         {"=?UTF-8?B?", "=?UTF-8?B?"},
@@ -36,17 +36,19 @@ static void test_decode_header_table(void **state)
         {"=??B?QQ==?=", "=??B?QQ==?="},
         {"=?UTF-8?Q?has space?=", "=?UTF-8?Q?has space?="},
         {"=?UTF-8?B?QUJD?==?UTF-8?B?REVG?=", "ABCDEF"},
-        {"=?UTF-8?B?@@@QUJD!!?=", "ABC"},           /* stray bytes skipped */
-        {"=?UTF-8?Q?=ZZ=4?=", "=ZZ=4"},             /* bad hex kept */
+        {"=?UTF-8?B?@@@QUJD!!?=", "ABC"}, /* stray bytes skipped */
+        {"=?UTF-8?Q?=ZZ=4?=", "=ZZ=4"},   /* bad hex kept */
         {"=?UTF-8?Q?a=0D=0ABcc: evil?=", "=?UTF-8?Q?a=0D=0ABcc: evil?="},
         {"=?UTF-8?Q?a=0D=0ABcc:_evil?=", "a  Bcc: evil"}, /* no line breaks */
-        {"=?UTF-8?B?G1szMW0=?=", " [31m"},          /* ESC never reaches a terminal */
+        {"=?UTF-8?B?G1szMW0=?=", " [31m"},                /* ESC never reaches a terminal */
         {"bell\x07tab\tdel\x7f", "bell tab del "},
-        {"\xc2\x9b" "csi", " csi"},                 /* C1 control (CSI) */
+        {"\xc2\x9b"
+         "csi",
+         " csi"}, /* C1 control (CSI) */
         {"bad \xff\xfe utf8 \xc3", "bad \xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd"},
         {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
-        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},   /* overlong */
-        {"=?UTF-8?B?wA==?=", "\xef\xbf\xbd"},       /* decoded bytes checked too */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong */
+        {"=?UTF-8?B?wA==?=", "\xef\xbf\xbd"},                     /* decoded bytes checked too */
         {"\xf0\x9f\x94\x91 key", "\xf0\x9f\x94\x91 key"},
         {"", ""},
     };
@@ -114,9 +116,14 @@ static void test_parse_hostile_bytes(void **state)
 {
     (void)state;
     uint64_t x = 88172645463325252u;
-    static const char *const frag[] = {"Subject:", "=?", "?=", "?B?", "?Q?", "UTF-8", "\r\n",
-                                       "\r\n ", "\n", "=", "_", "Content-Transfer-Encoding:",
-                                       " base64", " quoted-printable", "\r\n\r\n", "\xc3"};
+    static const char *const frag[] = {"Subject:", "=?",
+                                       "?=",       "?B?",
+                                       "?Q?",      "UTF-8",
+                                       "\r\n",     "\r\n ",
+                                       "\n",       "=",
+                                       "_",        "Content-Transfer-Encoding:",
+                                       " base64",  " quoted-printable",
+                                       "\r\n\r\n", "\xc3"};
     char buf[4096];
     for (int round = 0; round < 3000; round++) {
         size_t n = 0;

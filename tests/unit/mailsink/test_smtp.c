@@ -9,6 +9,7 @@
  * waits and copies.
  */
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,9 +34,9 @@ static void test_curl_multi_recipient(void **state)
     const char *rcpt[] = {"<b@example.com>", "<c@example.com>", "<d@example.org>"};
     long code;
     int64_t t0 = now_ms();
-    assert_int_equal(curl_send(mailsink_port(s), "<a@example.com>", rcpt, 3, msg,
-                               sizeof(msg) - 1, &code),
-                     CURLE_OK);
+    assert_int_equal(
+        curl_send(mailsink_port(s), "<a@example.com>", rcpt, 3, msg, sizeof(msg) - 1, &code),
+        CURLE_OK);
     assert_int_equal(code, 250);
     assert_int_equal(mailsink_wait(s, 1, IO_TIMEOUT_MS), KS_OK);
     int64_t t1 = now_ms();
@@ -69,7 +70,7 @@ static void test_curl_dot_stuffing_and_8bit(void **state)
     struct ks_buf b;
     ks_buf_init(&b, 1u << 20);
     assert_int_equal(ks_buf_addf(&b, "Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\n"
-                                      "middle.\r\n.\n \r\n.\r\n\r\n"),
+                                     "middle.\r\n.\n \r\n.\r\n\r\n"),
                      KS_OK);
     for (int c = 1; c < 256; c++)
         if (c != '\r' && c != '\n')
@@ -121,8 +122,8 @@ static void test_curl_size_cap(void **state)
     /* one byte over: libcurl declares SIZE=, the sink refuses at MAIL */
     memset(big + n - 2, 'y', 1);
     memcpy(big + n - 1, "\r\n", 2);
-    assert_int_not_equal(
-        curl_send(mailsink_port(s), "<a@example.com>", rcpt, 1, big, n + 1, &code), CURLE_OK);
+    assert_int_not_equal(curl_send(mailsink_port(s), "<a@example.com>", rcpt, 1, big, n + 1, &code),
+                         CURLE_OK);
     assert_int_equal(code, 552);
     struct mailsink_stats st;
     mailsink_stats(s, &st);
@@ -131,9 +132,9 @@ static void test_curl_size_cap(void **state)
 
     /* and it keeps working */
     static const char small[] = "Subject: after\r\n\r\nok\r\n";
-    assert_int_equal(curl_send(mailsink_port(s), "<a@example.com>", rcpt, 1, small,
-                               sizeof(small) - 1, &code),
-                     CURLE_OK);
+    assert_int_equal(
+        curl_send(mailsink_port(s), "<a@example.com>", rcpt, 1, small, sizeof(small) - 1, &code),
+        CURLE_OK);
     assert_int_equal(mailsink_wait(s, 2, IO_TIMEOUT_MS), KS_OK);
     free(big);
     mailsink_stop(s);
@@ -291,9 +292,9 @@ static void test_raw_recipient_cap(void **state)
     struct mailsink_options o = {.max_recipients = 3};
     struct mailsink *s = sink_start(&o);
     static const struct step steps[] = {
-        {"MAIL FROM:<a@example.com>", 250}, {"RCPT TO:<1@example.com>", 250},
-        {"RCPT TO:<2@example.com>", 250},   {"RCPT TO:<3@example.com>", 250},
-        {"RCPT TO:<4@example.com>", 452},   {"DATA", 354},
+        {"MAIL FROM:<a@example.com>", 250},  {"RCPT TO:<1@example.com>", 250},
+        {"RCPT TO:<2@example.com>", 250},    {"RCPT TO:<3@example.com>", 250},
+        {"RCPT TO:<4@example.com>", 452},    {"DATA", 354},
         {"Subject: cap\r\n\r\nx\r\n.", 250},
     };
     run_steps(s, steps, KS_ARRAY_LEN(steps), true);
@@ -404,6 +405,46 @@ static void test_raw_idle_timeout(void **state)
     mailsink_stats(s, &st);
     assert_int_equal(st.timeouts, 2);
     assert_int_equal(mailsink_count(s), 0);
+    mailsink_stop(s);
+}
+
+static bool zero_open(const struct mailsink_stats *st)
+{
+    return st->open == 0;
+}
+
+static void test_raw_client_never_reads(void **state)
+{
+    (void)state;
+    struct mailsink_options o = {.idle_timeout_ms = 300};
+    struct mailsink *s = sink_start(&o);
+    struct raw_pending *p = malloc(sizeof(*p));
+    p->len = 0;
+    char r[512];
+    int fd = raw_connect(mailsink_port(s));
+    assert_int_equal(raw_reply(fd, p, r, sizeof(r)), 220);
+    free(p);
+    /* pipelined NOOPs and never a read: the replies pile up at the sink,
+     * which must stop reading, then drop the client, not grow or hang */
+    static char noops[6 * 4096];
+    for (size_t i = 0; i < sizeof(noops); i += 6)
+        memcpy(noops + i, "NOOP\r\n", 6);
+    size_t sent = 0;
+    for (int i = 0; i < 2000; i++) {
+        ssize_t w = send(fd, noops, sizeof(noops), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w <= 0)
+            break;
+        sent += (size_t)w;
+    }
+    assert_true(sent > 0);
+    /* dropped either at the idle timeout or when its unsent replies pass
+     * 1 MiB, whichever the kernel's buffers make come first */
+    struct mailsink_stats st = wait_stats(s, zero_open);
+    if (st.open)
+        fail_msg("still open after %zu bytes", sent);
+    assert_int_equal(st.connections, 1);
+    close(fd);
+    assert_sink_alive(s);
     mailsink_stop(s);
 }
 
@@ -551,9 +592,9 @@ static void test_maildir_and_callback(void **state)
     static const char msg[] = "Subject: filed\r\n\r\nkeep me\r\n";
     const char *rcpt[] = {"<b@example.com>", "<c@example.com>"};
     long code;
-    assert_int_equal(curl_send(mailsink_port(s), "<a@example.com>", rcpt, 2, msg,
-                               sizeof(msg) - 1, &code),
-                     CURLE_OK);
+    assert_int_equal(
+        curl_send(mailsink_port(s), "<a@example.com>", rcpt, 2, msg, sizeof(msg) - 1, &code),
+        CURLE_OK);
     assert_int_equal(mailsink_wait(s, 1, IO_TIMEOUT_MS), KS_OK);
     struct mailsink_message *m = mailsink_get(s, 1);
     assert_non_null(m);
@@ -586,9 +627,9 @@ static void test_maildir_and_callback(void **state)
 
     /* when the file cannot be written the client hears 451 and nothing is kept */
     assert_int_equal(rmdir(tmpdir), 0);
-    assert_int_not_equal(curl_send(mailsink_port(s), "<a@example.com>", rcpt, 2, msg,
-                                   sizeof(msg) - 1, &code),
-                         CURLE_OK);
+    assert_int_not_equal(
+        curl_send(mailsink_port(s), "<a@example.com>", rcpt, 2, msg, sizeof(msg) - 1, &code),
+        CURLE_OK);
     assert_int_equal(code, 451);
     assert_int_equal(mailsink_count(s), 1);
     assert_int_equal(x.calls, 1);
@@ -712,6 +753,7 @@ int run_smtp_tests(void)
         cmocka_unit_test(test_raw_disconnect_mid_data),
         cmocka_unit_test(test_raw_idle_timeout),
         cmocka_unit_test(test_raw_max_connections),
+        cmocka_unit_test(test_raw_client_never_reads),
         cmocka_unit_test(test_raw_many_interleaved),
         cmocka_unit_test(test_maildir_and_callback),
         cmocka_unit_test(test_bounded_memory),
