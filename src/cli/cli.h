@@ -22,6 +22,7 @@ int cli_validate(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_kms(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_mailsink(int argc, char **argv);
 
 /* Prints "keysentry: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -57,9 +57,6 @@ static const char mailsink_help[] =
     "STARTTLS opportunistically, so it sends in clear here, which is fine on loopback.\n"
     "Stop it with Ctrl-C. See docs/mailsink.md.\n";
 
-/* Declared here and in main.c: cli.h is not this file's to edit. */
-int cli_mailsink(int argc, char **argv);
-
 static void print_message(void *ud, const struct mailsink_message *m)
 {
     (void)ud;

@@ -9,8 +9,6 @@
 #define KS_VERSION "0.1.0"
 #endif
 
-/* src/cli/cli_mailsink.c (its prototype belongs in cli.h) */
-int cli_mailsink(int argc, char **argv);
 
 struct command {
     const char *name;
