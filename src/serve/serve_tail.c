@@ -53,10 +53,10 @@ struct tail_dir {
 };
 
 struct tail_watch {
-    int fd;          /* inotify instance, -1 when polling only */
-    bool degraded;   /* a watch could not be added: walk on every poll */
-    bool rescan;     /* walk at the next poll (overflow, budget left work) */
-    bool urgent;     /* pending work that should not wait for the next tick */
+    int fd;        /* inotify instance, -1 when polling only */
+    bool degraded; /* a watch could not be added: walk on every poll */
+    bool rescan;   /* walk at the next poll (overflow, budget left work) */
+    bool urgent;   /* pending work that should not wait for the next tick */
     int64_t next_rescan;
     struct tail_dir *dirs; /* indexed by watch descriptor */
     size_t ndirs;
@@ -372,8 +372,7 @@ int serve_engine_add_tail(struct serve_engine *e, const char *dir, const char *l
         /* KEYSENTRY_TAIL_POLL=1 forces the fallback (tests; filesystems such
          * as NFS where inotify is silent about other hosts' writes) */
         const char *poll_only = getenv("KEYSENTRY_TAIL_POLL");
-        t->w->fd = poll_only && *poll_only == '1' ? -1
-                                                  : inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        t->w->fd = poll_only && *poll_only == '1' ? -1 : inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (t->w->fd < 0 && !(poll_only && *poll_only == '1'))
             serve_log(e, "warn", "no inotify for '%s' (%s): polling it", real, strerror(errno));
         t->w->rescan = true;
@@ -434,8 +433,8 @@ struct archive_ctx {
 static int on_archive_event(void *ud, const struct event *ev)
 {
     struct archive_ctx *a = ud;
-    serve_ingest_locked(a->e, a->source, ev->data, ev->len, ev->time_ms, NULL, ev->file,
-                        ev->offset, a->now_ms);
+    serve_ingest_locked(a->e, a->source, ev->data, ev->len, ev->time_ms, NULL, ev->file, ev->offset,
+                        a->now_ms);
     return 0;
 }
 
@@ -450,8 +449,8 @@ static void read_archive(struct walk *w, struct tail_file *f, const struct stat 
     memset(&es, 0, sizeof(es));
     struct archive_ctx a = {e, t->source, w->now_ms};
     event_read_path(f->path, &o, on_archive_event, &a, &es);
-    e->sources[t->source].bad += es.bad_json + es.bad_utf8 + es.bad_nul + es.too_big +
-                                 es.too_deep + es.bad_gzip + es.bad_file;
+    e->sources[t->source].bad += es.bad_json + es.bad_utf8 + es.bad_nul + es.too_big + es.too_deep +
+                                 es.bad_gzip + es.bad_file;
     f->offset = (uint64_t)st->st_size;
     f->dirty = true;
     e->dirty = true;
