@@ -429,8 +429,8 @@ static void alarm_detail(struct http_req *r, const char *name)
     if (m) {
         const struct alarm_def *d = alarm_get_def(m);
         alarm_fields(r, d->name, "MetricAlarm", alarm_arn(m), alarm_get_state(m),
-                   alarm_state_reason(m), alarm_state_updated_ms(m),
-                   serve_engine_alarm_early(e, idx));
+                     alarm_state_reason(m), alarm_state_updated_ms(m),
+                     serve_engine_alarm_early(e, idx));
         http_out(r, ",\"reasonData\":");
         out_json_or_string(r, alarm_state_reason_data(m));
         http_out(r, ",\"description\":");
@@ -470,7 +470,8 @@ static void alarm_detail(struct http_req *r, const char *name)
             http_out_json_str(r, d->unit);
         else
             http_out(r, "null");
-        http_out(r, ",\"actionsEnabled\":%s,\"alarmActions\":", d->actions_enabled ? "true" : "false");
+        http_out(r,
+                 ",\"actionsEnabled\":%s,\"alarmActions\":", d->actions_enabled ? "true" : "false");
         out_str_list(r, d->alarm_actions, d->n_alarm_actions);
         http_out(r, ",\"okActions\":");
         out_str_list(r, d->ok_actions, d->n_ok_actions);
@@ -479,14 +480,15 @@ static void alarm_detail(struct http_req *r, const char *name)
     } else {
         const struct alarm_composite_def *d = alarm_composite_get_def(c);
         alarm_fields(r, d->name, "CompositeAlarm", alarm_composite_arn(c), alarm_composite_state(c),
-                   alarm_composite_state_reason(c), alarm_composite_state_updated_ms(c), false);
+                     alarm_composite_state_reason(c), alarm_composite_state_updated_ms(c), false);
         http_out(r, ",\"reasonData\":");
         out_json_or_string(r, alarm_composite_state_reason_data(c));
         http_out(r, ",\"description\":");
         http_out_json_str(r, d->description);
         http_out(r, ",\"alarmRule\":");
         http_out_json_str(r, d->rule);
-        http_out(r, ",\"actionsEnabled\":%s,\"alarmActions\":", d->actions_enabled ? "true" : "false");
+        http_out(r,
+                 ",\"actionsEnabled\":%s,\"alarmActions\":", d->actions_enabled ? "true" : "false");
         out_str_list(r, d->alarm_actions, d->n_alarm_actions);
         http_out(r, ",\"okActions\":");
         out_str_list(r, d->ok_actions, d->n_ok_actions);
@@ -514,8 +516,8 @@ static bool history_state(json_t *data, const char *which, enum alarm_state *out
                 /* reason data may have been dropped for size (HistoryData
                  * caps at 4 KiB); the reason text says it too */
                 const char *reason = json_string_value(json_object_get(st, "stateReason"));
-                *early = json_is_true(
-                             json_object_get(json_object_get(st, "stateReasonData"), "earlyFire")) ||
+                *early = json_is_true(json_object_get(json_object_get(st, "stateReasonData"),
+                                                      "earlyFire")) ||
                          (reason && !strncmp(reason, "Threshold Crossed (early fire)", 30));
             }
             return true;

@@ -2,6 +2,7 @@
 // Drives headless Chromium through the dashboard once the lab alarm is in
 // ALARM (dashboard.sh prepares that) and asserts what a person would check.
 //   node dashboard.mjs --url URL --alarm NAME --role ARN --chromium PATH --screenshot FILE
+//                      [--theme light|dark]
 // Exits 0 when every check passed; prints one line per check.
 import { chromium } from 'playwright-core';
 
@@ -33,7 +34,10 @@ const browser = await chromium.launch({
   args: ['--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, colorScheme: 'light' });
+  const page = await browser.newPage({
+    viewport: { width: 1440, height: 1000 },
+    colorScheme: args.theme === 'dark' ? 'dark' : 'light',
+  });
   page.setDefaultTimeout(15000);
   const problems = [];
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
@@ -104,8 +108,21 @@ try {
   check((await ctx.innerText()).includes(args.role), 'the context names the role');
   check((await ctx.locator('[data-testid="context-events"] tbody tr').count()) >= 2,
     'the context lists the recent events');
-  await page.locator('[data-testid="deliveries"]').getByText(/none|\w/).first().waitFor();
-  check(true, 'the deliveries and responses panel rendered');
+  // the actions panel agrees with /api/deliveries (which may not exist: 404)
+  const api = await page.evaluate(async (name) => {
+    const r = await fetch('/api/deliveries', { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('keysentry.token') } });
+    if (!r.ok) return { status: r.status, n: 0 };
+    const d = await r.json();
+    return { status: r.status, n: (d.deliveries || []).filter((x) => x.alarm === name).length };
+  }, args.alarm);
+  const deliveries = page.locator('[data-testid="deliveries"]');
+  if (api.n > 0) {
+    await deliveries.locator('tbody tr').first().waitFor();
+    check((await deliveries.innerText()).includes('KMSAlarmTopic'), `the deliveries panel lists the alarm's ${api.n} delivery attempt(s)`);
+  } else {
+    await deliveries.getByText('none').waitFor();
+    check(true, `the deliveries panel says none (API answered ${api.status} with no delivery)`);
+  }
 
   // the event explorer: by error code, with the record's origin
   await page.locator('[data-testid="filter-errorCode"]').fill('IncorrectKeyException');
@@ -122,6 +139,11 @@ try {
   const rec = page.locator('[data-testid="event-record"]');
   await rec.waitFor();
   check((await rec.innerText()).includes('"errorCode": "IncorrectKeyException"'), 'a row opens to its CloudTrail record');
+  await evRows.first().click();
+  await rec.waitFor({ state: 'detached' });
+  check(true, 'and closes again');
+  check(/KMSFailureFilter\s*\d+/.test(await page.locator('[data-testid="filters"]').innerText()),
+    'the metric filters panel counts the matches');
 
   check(problems.length === 0, 'no script errors or CSP violations' + (problems.length ? ': ' + problems.join('; ') : ''));
   check(foreign.length === 0, 'no request leaves the daemon' + (foreign.length ? ': ' + foreign.join(', ') : ''));

@@ -156,7 +156,7 @@ curl -sf -H "$AUTH" "$U/api/alarms/$ALARM/context" | jq -e --arg r "$ROLE" '
 # ---- the browser -------------------------------------------------------------
 mkdir -p "$ART"
 if node "$HERE/dashboard.mjs" --url "$U/?token=$TOKEN" --alarm "$ALARM" --role "$ROLE" \
-    --chromium "$CHROMIUM" --screenshot "$ART/dashboard.png"; then
+    --chromium "$CHROMIUM" --screenshot "$ART/dashboard.png" --theme "${KS_DASHBOARD_THEME:-light}"; then
     ok "the browser saw it all (screenshot: $ART/dashboard.png)"
 else
     bad "the browser checks failed (screenshot, if any: $ART/dashboard.png)"

@@ -161,6 +161,23 @@
     renderAlarmList();
   }
 
+  // The template's metric filters: events matched since start, and the
+  // metrics they feed (lifetime sample counts, restored with --data).
+  async function refreshFilters() {
+    const data = await api('/api/metrics');
+    const ul = clear($('filters'));
+    const filters = Object.entries(data.filters || {});
+    for (const [name, st] of filters) {
+      ul.appendChild(h('li', { 'data-filter': name }, h('span', { class: 'name' }, name), h('span', { class: 'n' }, st.matched)));
+    }
+    for (const m of data.metrics || []) {
+      ul.appendChild(h('li', {},
+        h('span', { class: 'name' }, m.metricName, h('span', { class: 'sub' }, m.namespace)),
+        h('span', { class: 'n', title: 'samples since the store began' }, KsChart.fmtValue(m.sampleCount))));
+    }
+    if (!filters.length && !(data.metrics || []).length) ul.appendChild(h('li', { class: 'muted' }, 'none'));
+  }
+
   function renderAlarmList() {
     const body = clear($('alarm-rows'));
     const n = { ALARM: 0, OK: 0, INSUFFICIENT_DATA: 0 };
@@ -209,7 +226,9 @@
     $('detail-definition').textContent = definitionText(d);
     $('detail-reason').textContent = d.reason;
     const facts = clear($('detail-facts'));
-    const fact = (k, v) => { if (v !== undefined && v !== null && v !== '') facts.appendChild(h('div', {}, h('dt', {}, k), h('dd', {}, String(v)))); };
+    const fact = (k, v, wide) => {
+      if (v !== undefined && v !== null && v !== '') facts.appendChild(h('div', { class: wide ? 'wide' : null }, h('dt', {}, k), h('dd', {}, String(v))));
+    };
     if (d.type === 'MetricAlarm') {
       fact('Namespace', d.namespace);
       const dims = Object.entries(d.dimensions || {}).map(([k, v]) => `${k}=${v}`).join(', ');
@@ -218,7 +237,7 @@
       fact('Early fire', d.earlyFire ? 'on' : 'off');
     }
     fact('Last change', fmtTime(d.updated));
-    fact('Actions on ALARM', (d.alarmActions || []).map(shortArn).join(', ') || 'none');
+    fact('Actions on ALARM', (d.alarmActions || []).join(', ') || 'none', true);
     $('chart-panel').hidden = d.type !== 'MetricAlarm';
     if (d.type === 'MetricAlarm') $('chart-title').textContent = `${d.metricName} · ${d.statistic || d.extendedStatistic}`;
   }
@@ -329,7 +348,7 @@
       for (const e of recent) {
         const o = e.origin || {};
         tb.appendChild(h('tr', {},
-          h('td', {}, fmtTime(e.eventTime)),
+          h('td', { title: fmtTime(e.eventTime) }, fmtClockIso(e.eventTime)),
           h('td', {}, e.eventName, ' ', e.errorCode ? h('span', { class: 'pill' }, e.errorCode) : null),
           h('td', { title: e.principal }, shortArn(e.principal)),
           h('td', { class: 'origin mono' }, o.file ? `${o.file}:${o.offset}` : '')));
@@ -339,33 +358,61 @@
     }
   }
 
-  // A generic table for /api/deliveries and /api/responses, whose shapes the
-  // notify hub defines: the scalar fields of the newest rows.
-  function renderActionList(target, data, alarm) {
+  // /api/deliveries and /api/responses (newest first), for the open alarm.
+  // Delivery rows: one per attempt (status delivered, retrying or failed);
+  // response rows: one per run of a Keysentry::Response.
+  const DELIVERY_COLS = [
+    ['Time', (r) => fmtClockIso(r.time)],
+    ['Target', (r) => [r.protocol ? r.protocol + ' → ' : '', actionName(r.action || r.target)]],
+    ['Status', (r) => statusPill(r.status, r.attempt > 1 ? ` (attempt ${r.attempt})` : '', r.error)],
+  ];
+  const RESPONSE_COLS = [
+    ['Time', (r) => fmtClockIso(r.time)],
+    ['Response', (r) => [r.response || '', r.revert ? ' (revert)' : '', r.dryRun ? ' (dry run)' : '']],
+    ['Status', (r) => statusPill(r.status, '', r.error)],
+    ['Summary', (r) => r.summary || ''],
+  ];
+
+  // An SNS topic or subscription ARN reads best as its topic name.
+  function actionName(arn) {
+    const p = (arn || '').split(':');
+    return p[0] === 'arn' && p[2] === 'sns' && p.length >= 6 ? p[5] : shortArn(arn);
+  }
+
+  function fmtClockIso(iso) {
+    return iso ? new Date(iso).toISOString().slice(11, 19) : '';
+  }
+  function statusPill(status, extra, error) {
+    const good = status === 'delivered' || status === 'ok';
+    return h('span', { title: error || '' }, h('span', { class: 'pill ' + (good ? 'good' : status === 'retrying' ? 'warn' : '') }, status || '?'), extra);
+  }
+
+  function renderActionList(target, data, key, cols, alarm) {
     const box = clear(target);
-    let rows = Array.isArray(data) ? data : Object.values(data || {}).find((v) => Array.isArray(v)) || [];
-    rows = rows.filter((r) => !r || !r.alarm || r.alarm === alarm).slice(-8).reverse();
+    const rows = ((data && data[key]) || []).filter((r) => !r.alarm || r.alarm === alarm).slice(0, 8);
     if (!rows.length) {
       box.appendChild(h('p', { class: 'muted' }, 'none'));
       return;
     }
-    const cols = [];
-    for (const r of rows) for (const [k, v] of Object.entries(r)) if (v === null || typeof v !== 'object') if (!cols.includes(k)) cols.push(k);
-    const show = cols.slice(0, 6);
-    const t = h('table', { class: 'table' }, h('thead', {}, h('tr', {}, show.map((k) => h('th', {}, k)))));
+    const t = h('table', { class: 'table compact' }, h('thead', {}, h('tr', {}, cols.map(([name]) => h('th', {}, name)))));
     const tb = h('tbody', {});
-    for (const r of rows) tb.appendChild(h('tr', {}, show.map((k) => h('td', {}, r[k] === null || r[k] === undefined ? '' : String(r[k])))));
+    for (const r of rows) tb.appendChild(h('tr', {}, cols.map(([, f]) => h('td', {}, f(r)))));
     t.appendChild(tb);
     box.appendChild(t);
   }
 
   async function refreshActions(alarm) {
-    for (const [path, id] of [['/api/deliveries', 'deliveries'], ['/api/responses', 'responses']]) {
+    const lists = [
+      ['/api/deliveries', 'deliveries', DELIVERY_COLS],
+      ['/api/responses', 'responses', RESPONSE_COLS],
+    ];
+    for (const [path, key, cols] of lists) {
       try {
-        renderActionList($(id), await api(path), alarm);
+        renderActionList($(key), await api(path), key, cols, alarm);
       } catch (e) {
-        if (e.status === 404) renderActionList($(id), [], alarm);
-        else { clear($(id)).appendChild(h('p', { class: 'error' }, e.message)); }
+        // a daemon without the notify hub has no such endpoint: nothing to show
+        if (e.status === 404) renderActionList($(key), null, key, cols, alarm);
+        else clear($(key)).appendChild(h('p', { class: 'error' }, e.message));
       }
     }
   }
@@ -487,7 +534,7 @@
   async function refresh() {
     try {
       await refreshAlarms();
-      await refreshSelected();
+      await Promise.all([refreshSelected(), refreshFilters()]);
       state.lastOk = Date.now();
       setStatus(true, 'live · ' + new Date().toISOString().slice(11, 19) + ' UTC');
     } catch (e) {

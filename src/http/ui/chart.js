@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The alarm chart, drawn as SVG by hand (no library, no CDN): the alarm's
-// statistic per period as a line with points, the threshold as a dashed red
+// statistic per period as a line through its points, the threshold as a dashed red
 // line with the breaching side shaded, and the alarm's states over time as a
 // band along the top (and a faint tint behind ALARM spans), as the CloudWatch
 // console draws an alarm. Stable data-testid attributes let the browser test
@@ -140,21 +140,12 @@ const KsChart = (() => {
       el('line', { x1: X(now), x2: X(now), y1: y0, y2: y1, class: 'now' }, svg);
     }
 
-    // the metric: consecutive periods are joined; a gap breaks the line,
-    // because a missing period is not a zero (TreatMissingData decides)
+    // the metric: points joined in time order, as the console draws a line
+    // chart; a period without samples has no point (it is not a zero)
     const metric = el('g', { 'data-testid': 'metric' }, svg);
-    let run = [];
-    const flush = () => {
-      if (run.length > 1) {
-        el('polyline', { points: run.map((p) => `${X(p.t + period / 2)},${Y(p.v)}`).join(' '), class: 'metric' }, metric);
-      }
-      run = [];
-    };
-    for (let i = 0; i < pts.length; i++) {
-      if (i > 0 && pts[i].t - pts[i - 1].t !== period) flush();
-      run.push(pts[i]);
+    if (pts.length > 1) {
+      el('polyline', { points: pts.map((p) => `${X(p.t + period / 2)},${Y(p.v)}`).join(' '), class: 'metric' }, metric);
     }
-    flush();
     for (const p of pts) {
       const c = el('circle', {
         cx: X(p.t + period / 2), cy: Y(p.v), r: pts.length > 120 ? 2 : 3.5, class: 'point',
