@@ -649,9 +649,13 @@ static void test_revoke_role_sessions(void **state)
         "arn:aws:iam::111122223333:role/app-task-role",
     };
     struct respond_result res;
-    time_t before = time(NULL);
+    /* clock_gettime, as respond reads the time: time() uses the coarse clock,
+     * which can still show the previous second after respond saw the next */
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_REALTIME, &ts0);
     assert_int_equal(run(&f, "revoke", "v1", NULL, 0, pr, 3, &res), 0);
-    time_t after = time(NULL);
+    clock_gettime(CLOCK_REALTIME, &ts1);
+    time_t before = ts0.tv_sec, after = ts1.tv_sec;
     assert_int_equal(res.n_done, 1);
     assert_int_equal(res.n_skipped, 1); /* the user */
     respond_result_release(&res);
