@@ -35,7 +35,8 @@ if [ -z "$CHROMIUM" ]; then
         [ -x "$c" ] && CHROMIUM=$c && break
     done
 fi
-[ -n "$CHROMIUM" ] || skip "Debian's chromium is not installed (scripts/install-deps.sh)"
+[ -n "$CHROMIUM" ] && [ -x "$CHROMIUM" ] ||
+    skip "Debian's chromium is not installed (scripts/install-deps.sh)"
 [ -d "$HERE/node_modules/playwright-core" ] ||
     skip "tests/dashboard/node_modules is missing (scripts/install-deps.sh runs npm ci there)"
 
