@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all deps test test-dev test-asan demo bench fuzz format lint clean
+.PHONY: all deps test test-dev test-asan demo bench bench-serve fuzz format lint clean
 
 all: deps
 	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc >/dev/null
@@ -31,6 +31,11 @@ demo: all
 bench: all
 	@scripts/install-deps.sh --bench
 	@bench/run.sh
+
+# keysentry serve: PutLogEvents ingest beside jq, and a fast-forwarded day (docs/benchmarks.md)
+bench-serve: all
+	@bench/serve-ingest.sh
+	@bench/serve-day.sh
 
 format:
 	clang-format -i $$(git ls-files "src/*.[ch]" "tests/*.[ch]" "bench/*.[ch]")
