@@ -32,6 +32,9 @@ struct tail_file {
     uint64_t offset;    /* next byte to read; archives: their size once read */
     off_t size_seen;    /* size at the previous look (archives wait for it to settle) */
     int64_t size_ms;    /* when size_seen was first observed */
+    int64_t seen_ms;    /* last visit that found it under its name (rotation) */
+    uint64_t head_hash; /* of its first head_len bytes: its identity beside the inode */
+    uint32_t head_len;  /* 0 until known */
     bool archive;
     bool typed;         /* archive decided (needs the first bytes) */
     bool skip_line;     /* inside an over-long line: drop bytes up to its newline */

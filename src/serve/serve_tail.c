@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TAIL_MAX_DEPTH   32
@@ -43,6 +44,9 @@
 #define TAIL_SETTLE_MS   200  /* an archive not seen closing: its size must hold this long */
 #define TAIL_MAX_PENDING 4096 /* past this, one full walk is cheaper than the list */
 #define TAIL_DRAIN_READS 64   /* inotify reads per poll (64 KiB each) */
+#define TAIL_ORPHANS     64   /* line files whose name now holds another inode */
+#define TAIL_ROTATE_MS   10000 /* how recent a rotation's two halves must be */
+#define TAIL_HEAD_BYTES  256   /* a line file's first bytes identify it with its inode */
 #define TAIL_WATCH_MASK                                                                            \
     (IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF |        \
      IN_ONLYDIR)
@@ -52,7 +56,20 @@ struct tail_dir {
     unsigned depth;
 };
 
+/* Where a line file was when its name got a new inode: the rotated file may
+ * turn up under another name a moment later (adopt_rotated). */
+struct tail_orphan {
+    ino_t ino;
+    uint64_t offset;
+    uint64_t head_hash;
+    uint32_t head_len;
+    bool skip_line;
+    int64_t at_ms;
+};
+
 struct tail_watch {
+    struct tail_orphan orphans[TAIL_ORPHANS]; /* a ring */
+    size_t next_orphan;
     int fd;        /* inotify instance, -1 when polling only */
     bool degraded; /* a watch could not be added: walk on every poll */
     bool rescan;   /* walk at the next poll (overflow, budget left work) */
@@ -346,6 +363,11 @@ static void load_positions(struct serve_engine *e, struct tail *t)
         f->offset = (uint64_t)sqlite3_column_int64(q, 2);
         f->archive = ends_with(path, ".gz") || records_file(path);
         f->typed = true;
+        /* as good as seen now: a rotation while we were down is found by
+         * the first walk (adopt_rotated) */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        f->seen_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     }
     sqlite3_finalize(q);
 }
@@ -509,13 +531,125 @@ static size_t read_lines(struct serve_engine *e, struct tail *t, struct tail_fil
 /* Reads what f has for us. Returns true when f needs another look without a
  * new inotify event: an archive waiting to settle, or lines left unread
  * because the budget ran out. */
+/* FNV-1a over the first len bytes of path; false when they cannot be read. */
+static bool head_hash(const char *path, uint32_t len, uint64_t *out)
+{
+    unsigned char buf[TAIL_HEAD_BYTES];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    ssize_t n = pread(fd, buf, len, 0);
+    close(fd);
+    if (n != (ssize_t)len)
+        return false;
+    uint64_t h = 1469598103934665603ULL;
+    for (uint32_t i = 0; i < len; i++)
+        h = (h ^ buf[i]) * 1099511628211ULL;
+    *out = h;
+    return true;
+}
+
+/* Remembers f's first bytes once it has some (its identity for rotation). */
+static void note_head(struct tail_file *f, const struct stat *st)
+{
+    if (f->head_len || f->archive || st->st_size <= 0)
+        return;
+    uint32_t len = st->st_size < TAIL_HEAD_BYTES ? (uint32_t)st->st_size : TAIL_HEAD_BYTES;
+    if (head_hash(f->path, len, &f->head_hash))
+        f->head_len = len;
+}
+
+/* Does the file at path start with the bytes whose hash we kept? */
+static bool same_head(const char *path, uint64_t hash, uint32_t len)
+{
+    uint64_t h;
+    return len && head_hash(path, len, &h) && h == hash;
+}
+
+/*
+ * A log rotated by rename (app.log -> app.log.1, a new app.log) shows up as
+ * a new name holding an inode we were following under its old name. The new
+ * name takes over the old position, so the rotated lines are not counted
+ * twice, and the old name starts over (it holds a new file now). The two
+ * halves can come in either order: the rotated name first (the old entry
+ * still holds the inode), or the old name first (its position was kept as
+ * an orphan). A rotated file is recognised by its inode AND its first bytes
+ * (an inode number is reused at once after a deletion), and both halves
+ * must be recent (TAIL_ROTATE_MS). A hard link (the old name still holds
+ * the inode) is not a rotation. Line files only: archives are read whole.
+ */
+static bool adopt_rotated(struct tail *t, struct tail_file *f, const struct stat *st,
+                          int64_t now_ms)
+{
+    if (ends_with(f->path, ".gz") || ends_with(f->path, ".json"))
+        return false;
+    uint64_t offset = 0;
+    uint64_t hh = 0;
+    uint32_t hl = 0;
+    bool skip = false, found = false;
+    for (size_t i = 0; i < t->n && !found; i++) {
+        struct tail_file *o = &t->files[i];
+        if (o == f || o->ino != st->st_ino || o->archive || o->offset == 0 ||
+            now_ms - o->seen_ms > TAIL_ROTATE_MS || !same_head(f->path, o->head_hash, o->head_len))
+            continue;
+        struct stat ost;
+        if (lstat(o->path, &ost) == 0 && ost.st_ino == st->st_ino)
+            return false; /* still there: a link, not a rename */
+        offset = o->offset;
+        skip = o->skip_line;
+        hh = o->head_hash;
+        hl = o->head_len;
+        found = true;
+        o->ino = 0; /* its name is a new file from now on */
+        o->offset = 0;
+        o->skip_line = false;
+        o->head_len = 0;
+        o->dirty = true;
+    }
+    struct tail_watch *w = t->w;
+    for (size_t i = 0; i < TAIL_ORPHANS && !found; i++) {
+        struct tail_orphan *o = &w->orphans[i];
+        if (o->ino != st->st_ino || o->offset == 0 || now_ms - o->at_ms > TAIL_ROTATE_MS ||
+            !same_head(f->path, o->head_hash, o->head_len))
+            continue;
+        offset = o->offset;
+        skip = o->skip_line;
+        hh = o->head_hash;
+        hl = o->head_len;
+        found = true;
+        o->offset = 0;
+    }
+    if (!found || offset > (uint64_t)st->st_size)
+        return false;
+    f->ino = st->st_ino;
+    f->offset = offset;
+    f->skip_line = skip;
+    f->head_hash = hh;
+    f->head_len = hl;
+    f->typed = true;
+    f->archive = false;
+    f->dirty = true;
+    return true;
+}
+
 static bool visit_file(struct walk *w, struct tail_file *f, const struct stat *st)
 {
-    if (f->ino != st->st_ino || (uint64_t)st->st_size < f->offset) {
+    if (f->ino != st->st_ino && f->ino != 0 && !f->archive && f->offset > 0) {
+        /* this name holds a new file: remember where the old one was */
+        struct tail_orphan *o = &w->t->w->orphans[w->t->w->next_orphan++ % TAIL_ORPHANS];
+        *o = (struct tail_orphan){f->ino,       f->offset, f->head_hash,
+                                  f->head_len, f->skip_line, w->now_ms};
+    }
+    bool adopted = f->ino != st->st_ino && adopt_rotated(w->t, f, st, w->now_ms);
+    f->seen_ms = w->now_ms;
+    if (adopted) {
+        /* position carried over from the name it was renamed from */
+    } else if (f->ino != st->st_ino || (uint64_t)st->st_size < f->offset) {
         /* new, rotated or truncated: a new file under this name */
         f->ino = st->st_ino;
         f->offset = 0;
         f->skip_line = false;
+        f->head_len = 0;
         f->size_seen = -1;
         f->typed = false;
         f->dirty = true;
@@ -527,6 +661,8 @@ static bool visit_file(struct walk *w, struct tail_file *f, const struct stat *s
         f->archive = ends_with(f->path, ".gz") || records_file(f->path);
         f->typed = true;
     }
+    if (!f->archive)
+        note_head(f, st);
     if (f->archive) {
         if (f->offset != 0 || st->st_size == 0)
             return false;

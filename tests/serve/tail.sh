@@ -7,7 +7,7 @@
 #  - partial lines wait for their newline;
 #  - a deep new S3-layout subdirectory and a gzip archive dropped in by rename;
 #  - an archive written in place slowly is read once, whole, after its close;
-#  - rotation by truncation and by a new inode;
+#  - rotation by truncation, by a new inode and by rename (no double count);
 #  - a restart resumes from the checkpoint (lines appended while down are
 #    read once).
 # Every wait is bounded.
@@ -139,6 +139,21 @@ run() { # MODE
     total=$((total + 2))
     wait_count 5 $total && ok "$mode: replaced file (new inode) read from the start" ||
         bad "$mode: new inode ($(count) of $total)"
+    # rotation by rename (logrotate's default): app.log -> app.log.1 and a new
+    # app.log; the rotated lines are not counted again, a late write to the
+    # rotated file (a logger still holding it open) is counted once
+    sleep 0.3
+    mv "$f" "$f.1"
+    echo "$LINE" | stamp >"$f"
+    total=$((total + 1))
+    wait_count 5 $total && sleep 0.6 && [ "$(count)" = $total ] &&
+        ok "$mode: rotated by rename: only the new file's line counted" ||
+        bad "$mode: rename rotation ($(count) of $total)"
+    echo "$LINE" | stamp >>"$f.1"
+    total=$((total + 1))
+    wait_count 5 $total && sleep 0.6 && [ "$(count)" = $total ] &&
+        ok "$mode: a late write to the rotated file counted once" ||
+        bad "$mode: late write after rotation ($(count) of $total)"
 
     # restart: what was read is not read again; what was appended while
     # stopped is read once
