@@ -218,6 +218,18 @@ static void push(struct http_req *r)
     struct serve_engine *e = r->srv->engine;
     int src = r->srv->src_push;
     size_t counted = 0, bad = 0;
+    /* ?logGroup=G: the records are put into G, so only G's metric filters
+     * see them; without it every filter does (docs/serve.md) */
+    const char *lg = arg(r, "logGroup");
+    if (lg && *lg) {
+        serve_engine_lock(e);
+        bool exists = serve_engine_group_find(e, lg) != NULL;
+        serve_engine_unlock(e);
+        if (!exists) {
+            json_err(r, 404, "The specified log group does not exist.");
+            return;
+        }
+    }
     json_error_t jerr;
     json_t *doc = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr);
     json_t *recs = json_object_get(doc, "Records");
@@ -227,7 +239,8 @@ static void push(struct http_req *r)
         json_array_foreach(recs, i, rec)
         {
             char *s = json_dumps(rec, JSON_COMPACT);
-            if (s && serve_engine_ingest(e, src, s, strlen(s), INT64_MIN, NULL, NULL, i, r->now_ms))
+            if (s && serve_engine_ingest_in(e, src, lg, s, strlen(s), INT64_MIN, NULL, NULL, i,
+                                            r->now_ms))
                 counted++;
             else
                 bad++;
@@ -236,7 +249,8 @@ static void push(struct http_req *r)
     } else if (json_is_object(doc)) {
         /* one record, possibly pretty-printed */
         char *s = json_dumps(doc, JSON_COMPACT);
-        if (s && serve_engine_ingest(e, src, s, strlen(s), INT64_MIN, NULL, NULL, 0, r->now_ms))
+        if (s &&
+            serve_engine_ingest_in(e, src, lg, s, strlen(s), INT64_MIN, NULL, NULL, 0, r->now_ms))
             counted++;
         else
             bad++;
@@ -251,8 +265,8 @@ static void push(struct http_req *r)
             if (len && p[len - 1] == '\r')
                 len--;
             if (len) {
-                if (serve_engine_ingest(e, src, p, len, INT64_MIN, NULL, NULL,
-                                        (uint64_t)(p - r->body), r->now_ms))
+                if (serve_engine_ingest_in(e, src, lg, p, len, INT64_MIN, NULL, NULL,
+                                           (uint64_t)(p - r->body), r->now_ms))
                     counted++;
                 else
                     bad++;

@@ -4,8 +4,9 @@
  * Logs_20140328.<Op>), shapes as in the AWS API reference. Errors are
  * {"__type": "...", "message": "..."} with status 400, as the SDKs expect.
  *
- * Pushed events count at their own timestamp. Every metric filter sees every
- * event (as in replay): filters are not yet scoped to their log group.
+ * Pushed events count at their own timestamp. As in CloudWatch Logs, the
+ * events of PutLogEvents reach only the metric filters of the log group they
+ * are put into (serve_engine_put_events).
  */
 #include "http/http_int.h"
 
@@ -202,15 +203,18 @@ static void put_events(struct http_req *r, json_t *in)
         not_found(r, "The specified log stream does not exist.");
         return;
     }
+    struct serve_event *batch = ks_xmalloc(json_array_size(evs) * sizeof(*batch));
     json_array_foreach(evs, i, ev)
     {
         json_t *m = json_object_get(ev, "message");
         size_t len = json_string_length(m);
         bytes += len + 26; /* AWS counts 26 bytes of overhead per event */
-        serve_engine_ingest(e, r->srv->src_logs, json_string_value(m), len,
-                            (int64_t)json_integer_value(json_object_get(ev, "timestamp")), s, NULL,
-                            0, r->now_ms);
+        batch[i] =
+            (struct serve_event){json_string_value(m), len,
+                                 (int64_t)json_integer_value(json_object_get(ev, "timestamp"))};
     }
+    serve_engine_put_events(e, r->srv->src_logs, g, s, batch, json_array_size(evs), r->now_ms);
+    free(batch);
     serve_engine_stream_touch(e, g, s, first, last, bytes, r->now_ms);
     http_out(r, "{\"nextSequenceToken\":\"%lld\"}", (long long)r->now_ms);
 }
@@ -543,11 +547,13 @@ static void put_events_fast(struct http_req *r, struct fast_put *f)
         return;
     }
     uint64_t bytes = 0;
+    struct serve_event *batch = ks_xmalloc(f->n * sizeof(*batch));
     for (size_t i = 0; i < f->n; i++) {
         bytes += f->ev[i].len + 26; /* AWS counts 26 bytes of overhead per event */
-        serve_engine_ingest(e, r->srv->src_logs, f->text + f->ev[i].off, f->ev[i].len, f->ev[i].ts,
-                            s, NULL, 0, r->now_ms);
+        batch[i] = (struct serve_event){f->text + f->ev[i].off, f->ev[i].len, f->ev[i].ts};
     }
+    serve_engine_put_events(e, r->srv->src_logs, g, s, batch, f->n, r->now_ms);
+    free(batch);
     serve_engine_stream_touch(e, g, s, first, last, bytes, r->now_ms);
     http_out(r, "{\"nextSequenceToken\":\"%lld\"}", (long long)r->now_ms);
 }

@@ -43,7 +43,15 @@ struct metric_filter_def {
     const char *unit; /* NULL = None */
     size_t ndims;
     struct metric_dimension_def dims[METRIC_MAX_DIMENSIONS];
+    /* The log group the filter belongs to, as a small id the caller interns
+     * (serve: one id per log group name). An event put into group g reaches
+     * only the filters of g; see metric_filters_apply_group. */
+    unsigned group;
 };
+
+/* An event's group meaning "every filter sees it" (replay, and pushes that
+ * name no log group). Filters left at 0 see only such events. */
+#define METRIC_GROUP_ANY 0u
 
 struct metric_filters;
 struct metric_store;
@@ -80,6 +88,15 @@ void metric_filters_restore_stats(struct metric_filters *mf, size_t index,
  */
 size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len, int64_t time_ms,
                             struct metric_store *store);
+/*
+ * As metric_filters_apply, for an event put into log group `group`: only the
+ * filters whose def.group equals it see the event (their patterns alone are
+ * evaluated), or every filter when group is METRIC_GROUP_ANY. Defaults are
+ * emitted only by the filters that see the event. Returns how many of those
+ * matched.
+ */
+size_t metric_filters_apply_group(struct metric_filters *mf, unsigned group, const char *msg,
+                                  size_t len, int64_t time_ms, struct metric_store *store);
 
 /* ---- context: who did it --------------------------------------------------- */
 

@@ -14,6 +14,7 @@
  */
 #include "metric/metric.h"
 
+#include <limits.h>
 #include <math.h>
 
 enum ref_kind {
@@ -76,6 +77,7 @@ struct filter {
     size_t ndims;
     char *dim_keys[METRIC_MAX_DIMENSIONS];
     struct ref dims[METRIC_MAX_DIMENSIONS];
+    unsigned group;    /* def.group: the log group whose events it sees */
     long plain_series; /* cached series for samples without dimensions */
     struct metric_filter_stats stats;
     int64_t new_series_times[METRIC_MAX_SERIES_PER_HOUR];
@@ -88,6 +90,8 @@ struct metric_filters {
     struct filter *f;
     size_t n;
     uint8_t *matched;
+    uint8_t *want;            /* per pattern: evaluate it for want_group's events */
+    unsigned want_group;      /* the group want was built for; UINT_MAX: not built */
     int ctx_handle[CF_COUNT]; /* selectors for the context, -1 until a JSON filter exists */
     char **files;             /* interned origin file names */
     size_t nfiles;
@@ -134,6 +138,7 @@ void metric_filters_free(struct metric_filters *mf)
     }
     free(mf->f);
     free(mf->matched);
+    free(mf->want);
     for (size_t i = 0; i < mf->nfiles; i++)
         free(mf->files[i]);
     free(mf->files);
@@ -230,6 +235,7 @@ int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def
     f->has_default = def->has_default;
     f->default_value = def->default_value;
     f->plain_series = -1;
+    f->group = def->group;
     mf->n++; /* from here on, metric_filters_free releases it */
     if (def->ndims && f->kind != PATTERN_JSON && f->kind != PATTERN_SPACE) {
         ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
@@ -266,6 +272,8 @@ void metric_filters_finish(struct metric_filters *mf)
     pattern_set_finish(mf->set);
     mf->ctx = pattern_ctx_new(mf->set);
     mf->matched = ks_xcalloc(mf->n ? mf->n : 1, 1);
+    mf->want = ks_xcalloc(mf->n ? mf->n : 1, 1);
+    mf->want_group = UINT_MAX;
 }
 
 size_t metric_filters_count(const struct metric_filters *mf)
@@ -537,10 +545,27 @@ size_t metric_filters_recent(const struct metric_filters *mf, long series, int64
 size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t len, int64_t time_ms,
                             struct metric_store *store)
 {
-    size_t n = pattern_ctx_match(mf->ctx, msg, len, mf->matched, NULL);
+    return metric_filters_apply_group(mf, METRIC_GROUP_ANY, msg, len, time_ms, store);
+}
+
+size_t metric_filters_apply_group(struct metric_filters *mf, unsigned group, const char *msg,
+                                  size_t len, int64_t time_ms, struct metric_store *store)
+{
+    /* the mask is rebuilt only when the group changes (events mostly come
+     * in runs of one group), so the per-event cost is one compare */
+    const uint8_t *want = NULL;
+    if (group != METRIC_GROUP_ANY) {
+        if (mf->want_group != group) {
+            for (size_t i = 0; i < mf->n; i++)
+                mf->want[mf->f[i].pattern] = mf->f[i].group == group;
+            mf->want_group = group;
+        }
+        want = mf->want;
+    }
+    size_t n = pattern_ctx_match_some(mf->ctx, msg, len, want, mf->matched, NULL);
     for (size_t i = 0; i < mf->n; i++) {
         struct filter *f = &mf->f[i];
-        if (f->stats.disabled)
+        if (f->stats.disabled || (want && !want[f->pattern]))
             continue;
         if (mf->matched[f->pattern]) {
             f->stats.matched++;

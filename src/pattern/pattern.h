@@ -70,6 +70,13 @@ void pattern_ctx_free(struct pattern_ctx *ctx);
  */
 size_t pattern_ctx_match(struct pattern_ctx *ctx, const char *msg, size_t len, uint8_t *matched,
                          bool *bad_json);
+/*
+ * As pattern_ctx_match, but only the patterns i with want[i] != 0 are
+ * evaluated; the others get matched[i] = 0 and cost nothing (metric filters
+ * of other log groups). want NULL means every pattern.
+ */
+size_t pattern_ctx_match_some(struct pattern_ctx *ctx, const char *msg, size_t len,
+                              const uint8_t *want, uint8_t *matched, bool *bad_json);
 
 /* Why the last event was malformed JSON, when *bad_json was set. */
 const struct ks_diag *pattern_ctx_json_error(const struct pattern_ctx *ctx);

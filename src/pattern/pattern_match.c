@@ -480,6 +480,12 @@ static bool terms_match(const struct pattern *p, const char *msg, size_t len)
 size_t pattern_ctx_match(struct pattern_ctx *c, const char *msg, size_t len, uint8_t *matched,
                          bool *bad_json)
 {
+    return pattern_ctx_match_some(c, msg, len, NULL, matched, bad_json);
+}
+
+size_t pattern_ctx_match_some(struct pattern_ctx *c, const char *msg, size_t len,
+                              const uint8_t *want, uint8_t *matched, bool *bad_json)
+{
     const struct pattern_set *set = c->set;
     c->msg = msg;
     c->len = len;
@@ -489,6 +495,10 @@ size_t pattern_ctx_match(struct pattern_ctx *c, const char *msg, size_t len, uin
     for (size_t i = 0; i < set->npats; i++) {
         const struct pattern *p = &set->pats[i];
         bool m = false;
+        if (want && !want[i]) {
+            matched[i] = 0;
+            continue;
+        }
         switch (p->kind) {
         case PATTERN_MATCH_ALL:
             m = true;

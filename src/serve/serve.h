@@ -117,7 +117,9 @@ size_t serve_engine_source_count(const struct serve_engine *e);
 const struct serve_source_stats *serve_engine_source(const struct serve_engine *e, size_t i);
 
 /*
- * One event from a source. time_ms is the event's time, or INT64_MIN to take
+ * One event from a source. It belongs to the source's log group: the metric
+ * filters of that group see it, or every filter when the source has none
+ * (""). time_ms is the event's time, or INT64_MIN to take
  * the CloudTrail eventTime from the record. stream, file and offset say where
  * it came from (stream and file may be NULL). now_ms is the arrival time
  * (lag). Returns true when the event was counted (it had a time).
@@ -125,6 +127,30 @@ const struct serve_source_stats *serve_engine_source(const struct serve_engine *
 bool serve_engine_ingest(struct serve_engine *e, int source, const char *data, size_t len,
                          int64_t time_ms, const char *stream, const char *file, uint64_t offset,
                          int64_t now_ms);
+/* As serve_engine_ingest, for an event put into log group `group` instead
+ * of the source's (NULL or "": the source's). The caller checked that the
+ * group exists. */
+bool serve_engine_ingest_in(struct serve_engine *e, int source, const char *group, const char *data,
+                            size_t len, int64_t time_ms, const char *stream, const char *file,
+                            uint64_t offset, int64_t now_ms);
+
+/* One event of a PutLogEvents batch (borrowed). */
+struct serve_event {
+    const char *data;
+    size_t len;
+    int64_t time_ms;
+};
+
+/*
+ * PutLogEvents: n events put into log group `group` and stream `stream`
+ * (both must exist; the caller checked). As CloudWatch Logs does, only the
+ * metric filters of `group` see them, and FilterLogEvents finds them in
+ * that group only. Each event is counted as serve_engine_ingest counts it;
+ * returns how many were counted.
+ */
+size_t serve_engine_put_events(struct serve_engine *e, int source, const char *group,
+                               const char *stream, const struct serve_event *ev, size_t n,
+                               int64_t now_ms);
 /* Counts n bad records against a source. */
 void serve_engine_bad(struct serve_engine *e, int source, uint64_t n);
 

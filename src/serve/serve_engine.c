@@ -218,8 +218,8 @@ static char *put_str(char **at, const char *s)
 
 /* Keeps the event (the scan of it must have run). */
 static void ring_add(struct serve_engine *e, bool scanned, const char *data, size_t len,
-                     int64_t time_ms, int source, const char *stream, const char *file,
-                     uint64_t offset, int64_t now_ms)
+                     int64_t time_ms, int source, const char *group, const char *stream,
+                     const char *file, uint64_t offset, int64_t now_ms)
 {
     while (e->ring_len &&
            (e->ring_len == SERVE_RING_MAX_EVENTS || e->ring_bytes + len > SERVE_RING_MAX_BYTES))
@@ -227,7 +227,6 @@ static void ring_add(struct serve_engine *e, bool scanned, const char *data, siz
     struct serve_recent *r = &e->ring[(e->ring_head + e->ring_len) % SERVE_RING_MAX_EVENTS];
     e->ring_len++;
     e->ring_bytes += len;
-    const char *group = e->source_groups[source];
     stream = stream ? stream : "";
     file = file ? file : "";
     static const unsigned fields[] = {F_NAME, F_ID, F_ISSUER, F_ARN, F_RES, F_KEYID, F_ERROR, F_IP};
@@ -279,6 +278,21 @@ const struct serve_recent *serve_engine_recent(const struct serve_engine *e, siz
 
 /* ---- sources and ingest ------------------------------------------------------ */
 
+/* The id of a log group name (0 for "" or NULL), interning it on first use.
+ * Linear, but called per source, per filter rebuild and per PutLogEvents
+ * batch, never per event. */
+static unsigned group_id_locked(struct serve_engine *e, const char *name)
+{
+    if (!name || !*name)
+        return METRIC_GROUP_ANY;
+    for (size_t i = 0; i < e->ngnames; i++)
+        if (!strcmp(e->gnames[i], name))
+            return (unsigned)i + 1;
+    e->gnames = ks_xrealloc(e->gnames, (e->ngnames + 1) * sizeof(*e->gnames));
+    e->gnames[e->ngnames++] = ks_xstrdup(name);
+    return (unsigned)e->ngnames;
+}
+
 int serve_add_source_locked(struct serve_engine *e, const char *name, enum serve_source_kind kind,
                             const char *log_group)
 {
@@ -290,6 +304,7 @@ int serve_add_source_locked(struct serve_engine *e, const char *name, enum serve
     size_t i = e->nsources++;
     e->source_names[i] = ks_xstrdup(name);
     e->source_groups[i] = ks_xstrdup(log_group ? log_group : "");
+    e->source_gids[i] = group_id_locked(e, log_group);
     memset(&e->sources[i], 0, sizeof(e->sources[i]));
     e->sources[i].name = e->source_names[i];
     e->sources[i].kind = kind;
@@ -323,9 +338,10 @@ void serve_engine_bad(struct serve_engine *e, int source, uint64_t n)
     serve_engine_unlock(e);
 }
 
-bool serve_ingest_locked(struct serve_engine *e, int source, const char *data, size_t len,
-                         int64_t time_ms, const char *stream, const char *file, uint64_t offset,
-                         int64_t now_ms)
+/* One event put into log group gid (named group; 0 and "" for none). */
+static bool ingest_locked(struct serve_engine *e, int source, unsigned gid, const char *group,
+                          const char *data, size_t len, int64_t time_ms, const char *stream,
+                          const char *file, uint64_t offset, int64_t now_ms)
 {
     struct serve_source_stats *ss = &e->sources[source];
     size_t bad_at;
@@ -354,7 +370,7 @@ bool serve_ingest_locked(struct serve_engine *e, int source, const char *data, s
     ss->lag_count++;
 
     metric_filters_set_origin(e->mf, file ? file : e->source_names[source], offset);
-    size_t matched = metric_filters_apply(e->mf, data, len, time_ms, e->store);
+    size_t matched = metric_filters_apply_group(e->mf, gid, data, len, time_ms, e->store);
     e->dirty = true;
     if (matched) {
         bool late = false;
@@ -372,8 +388,43 @@ bool serve_ingest_locked(struct serve_engine *e, int source, const char *data, s
         if (late)
             ss->late++;
     }
-    ring_add(e, scanned, data, len, time_ms, source, stream, file, offset, now_ms);
+    ring_add(e, scanned, data, len, time_ms, source, group, stream, file, offset, now_ms);
     return true;
+}
+
+bool serve_ingest_locked(struct serve_engine *e, int source, const char *data, size_t len,
+                         int64_t time_ms, const char *stream, const char *file, uint64_t offset,
+                         int64_t now_ms)
+{
+    return ingest_locked(e, source, e->source_gids[source], e->source_groups[source], data, len,
+                         time_ms, stream, file, offset, now_ms);
+}
+
+bool serve_engine_ingest_in(struct serve_engine *e, int source, const char *group, const char *data,
+                            size_t len, int64_t time_ms, const char *stream, const char *file,
+                            uint64_t offset, int64_t now_ms)
+{
+    if (!group || !*group)
+        return serve_engine_ingest(e, source, data, len, time_ms, stream, file, offset, now_ms);
+    serve_engine_lock(e);
+    bool ok = ingest_locked(e, source, group_id_locked(e, group), group, data, len, time_ms, stream,
+                            file, offset, now_ms);
+    serve_engine_unlock(e);
+    return ok;
+}
+
+size_t serve_engine_put_events(struct serve_engine *e, int source, const char *group,
+                               const char *stream, const struct serve_event *ev, size_t n,
+                               int64_t now_ms)
+{
+    size_t counted = 0;
+    serve_engine_lock(e);
+    unsigned gid = group_id_locked(e, group);
+    for (size_t i = 0; i < n; i++)
+        counted += ingest_locked(e, source, gid, group, ev[i].data, ev[i].len, ev[i].time_ms,
+                                 stream, NULL, 0, now_ms);
+    serve_engine_unlock(e);
+    return counted;
 }
 
 bool serve_engine_ingest(struct serve_engine *e, int source, const char *data, size_t len,
@@ -829,6 +880,8 @@ static enum ks_err rebuild_filters(struct serve_engine *e, struct ks_diag *diag)
 {
     struct metric_filters *mf = metric_filters_new();
     for (size_t i = 0; i < e->nfilters; i++) {
+        /* a filter sees only its own log group's events (docs/serve.md) */
+        e->filters[i].def.group = group_id_locked(e, e->filters[i].log_group);
         if (metric_filters_add(mf, &e->filters[i].def, diag) < 0) {
             metric_filters_free(mf);
             return diag->err ? diag->err : KS_E_INVALID;
@@ -1289,6 +1342,9 @@ void serve_engine_free(struct serve_engine *e)
         free(e->source_names[i]);
         free(e->source_groups[i]);
     }
+    for (size_t i = 0; i < e->ngnames; i++)
+        free(e->gnames[i]);
+    free(e->gnames);
     event_scan_free(e->scan);
     event_scan_plan_free(e->plan);
     metric_filters_free(e->mf);

@@ -75,7 +75,16 @@ struct serve_engine {
     struct serve_source_stats sources[SERVE_MAX_SOURCES];
     char *source_names[SERVE_MAX_SOURCES];
     char *source_groups[SERVE_MAX_SOURCES];
+    unsigned source_gids[SERVE_MAX_SOURCES]; /* source_groups[i] interned (gnames) */
     size_t nsources;
+
+    /* Log group names interned to the small ids metric filters carry
+     * (metric_filter_def.group): id = index + 1, 0 = "" (every filter).
+     * Append-only, so an id never changes meaning while events are in
+     * flight. Bounded by the names that can exist: log groups, filters'
+     * groups and sources' groups. */
+    char **gnames;
+    size_t ngnames;
 
     struct tail *tails;
     size_t ntails;

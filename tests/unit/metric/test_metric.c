@@ -196,6 +196,64 @@ static void test_filters_values_defaults_dimensions(void **state)
     metric_filters_free(mf);
 }
 
+/* A filter sees only the events of its own log group; METRIC_GROUP_ANY
+ * events reach every filter (docs/serve.md, "Sources"). */
+static void test_filters_log_groups(void **state)
+{
+    (void)state;
+    struct metric_filters *mf = metric_filters_new();
+    struct ks_diag d;
+    struct metric_filter_def a = {.name = "A",
+                                  .pattern = "{ $.eventSource = kms.amazonaws.com }",
+                                  .namespace_ = "G",
+                                  .metric_name = "A",
+                                  .value = "1",
+                                  .group = 1};
+    struct metric_filter_def b = a, b_all = a;
+    b.name = b.metric_name = "B";
+    b.group = 2;
+    /* a default makes every event group 2 sees visible as a sample */
+    b_all.name = b_all.metric_name = "BAll";
+    b_all.pattern = "GetObject";
+    b_all.has_default = true;
+    b_all.default_value = 0;
+    b_all.group = 2;
+    assert_int_equal(metric_filters_add(mf, &a, &d), 0);
+    assert_int_equal(metric_filters_add(mf, &b, &d), 1);
+    assert_int_equal(metric_filters_add(mf, &b_all, &d), 2);
+    metric_filters_finish(mf);
+    struct metric_store *st = metric_store_new();
+    const struct {
+        unsigned group;
+        const char *ev;
+        size_t want; /* filters of the group that match */
+    } rows[] = {
+        {1, kms_ok, 1},
+        {1, kms_err, 1},
+        {1, other, 0},
+        {2, kms_ok, 1},
+        {2, other, 1},
+        {3, kms_ok, 0}, /* a group without filters */
+        {METRIC_GROUP_ANY, kms_ok, 2},
+        {1, kms_ok, 1}, /* the group mask is rebuilt when the group changes */
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        size_t got =
+            metric_filters_apply_group(mf, rows[i].group, rows[i].ev, strlen(rows[i].ev), T0, st);
+        if (got != rows[i].want)
+            print_error("row %zu: group %u matched %zu, want %zu\n", i, rows[i].group, got,
+                        rows[i].want);
+        assert_int_equal(got, rows[i].want);
+    }
+    assert_int_equal(metric_filters_stats(mf, 0)->matched, 4); /* rows 0, 1, 6, 7 */
+    assert_int_equal(metric_filters_stats(mf, 1)->matched, 2); /* rows 3, 6 */
+    /* BAll sees rows 3, 4 and 6 only: one match (4) and two defaults */
+    assert_int_equal(metric_filters_stats(mf, 2)->matched, 1);
+    assert_int_equal(metric_filters_stats(mf, 2)->defaults, 2);
+    metric_store_free(st);
+    metric_filters_free(mf);
+}
+
 static void test_filter_definition_errors(void **state)
 {
     (void)state;
@@ -203,25 +261,39 @@ static void test_filter_definition_errors(void **state)
         struct metric_filter_def def;
         const char *msg;
     } rows[] = {
-        {{.name = "a", .pattern = "ERROR", .namespace_ = "N", .metric_name = "M", .value = "1",
-          .ndims = 1, .dims = {{"K", "$.x"}}},
+        {{.name = "a",
+          .pattern = "ERROR",
+          .namespace_ = "N",
+          .metric_name = "M",
+          .value = "1",
+          .ndims = 1,
+          .dims = {{"K", "$.x"}}},
          "does not support dimensions"},
-        {{.name = "b", .pattern = "{ $.a = 1 }", .namespace_ = "N", .metric_name = "M",
-          .value = "1", .has_default = true, .ndims = 1, .dims = {{"K", "$.x"}}},
+        {{.name = "b",
+          .pattern = "{ $.a = 1 }",
+          .namespace_ = "N",
+          .metric_name = "M",
+          .value = "1",
+          .has_default = true,
+          .ndims = 1,
+          .dims = {{"K", "$.x"}}},
          "defaultValue cannot be combined"},
-        {{.name = "c", .pattern = "{ $.a = 1", .namespace_ = "N", .metric_name = "M",
-          .value = "1"},
+        {{.name = "c", .pattern = "{ $.a = 1", .namespace_ = "N", .metric_name = "M", .value = "1"},
          "must end with '}'"},
-        {{.name = "d", .pattern = "{ $.a = 1 }", .namespace_ = "N", .metric_name = "M",
+        {{.name = "d",
+          .pattern = "{ $.a = 1 }",
+          .namespace_ = "N",
+          .metric_name = "M",
           .value = "lots"},
          "must be a number"},
-        {{.name = "e", .pattern = "ERROR", .namespace_ = "N", .metric_name = "M",
-          .value = "$.x"},
+        {{.name = "e", .pattern = "ERROR", .namespace_ = "N", .metric_name = "M", .value = "$.x"},
          "only JSON and space-delimited"},
-        {{.name = "f", .pattern = "[a, b]", .namespace_ = "N", .metric_name = "M",
-          .value = "$.b"},
+        {{.name = "f", .pattern = "[a, b]", .namespace_ = "N", .metric_name = "M", .value = "$.b"},
          "$name or $n"},
-        {{.name = "g", .pattern = "{ $.a = 1 }", .namespace_ = "", .metric_name = "M",
+        {{.name = "g",
+          .pattern = "{ $.a = 1 }",
+          .namespace_ = "",
+          .metric_name = "M",
           .value = "1"},
          "needs a namespace"},
     };
@@ -340,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_percentiles_within_bound),
         cmocka_unit_test(test_series_identity),
         cmocka_unit_test(test_filters_values_defaults_dimensions),
+        cmocka_unit_test(test_filters_log_groups),
         cmocka_unit_test(test_filter_definition_errors),
         cmocka_unit_test(test_cardinality_guard),
         cmocka_unit_test(test_persistence_round_trip),
