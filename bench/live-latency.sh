@@ -39,9 +39,9 @@ run() { # mode count
     echo >&2
 }
 summary() { # file label
-    jq -rs --arg label "$2" '
+    jq -rs --arg lab "$2" '
       def q(p): (sort | .[((length - 1) * p | floor)]);
-      def row(name; xs): "| \($label) | \(name) | \(xs | length) | \(xs | q(0.5)) | \(xs | q(0.99)) | \(xs | max) |";
+      def row(name; xs): "| \($lab) | \(name) | \(xs | length) | \(xs | q(0.5)) | \(xs | q(0.99)) | \(xs | max) |";
       row("KMS call -> e-mail (lab failure alarm)"; map(.lab.callToEmailMs)),
       row("KMS call -> e-mail (Decrypt burst alarm)"; map(.burst.callToEmailMs)),
       row("KMS call -> key disabled (DisableKey response)"; map(.burst.callToKeyDisabledMs))' "$1"
