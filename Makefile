@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all deps test test-dev test-asan demo bench bench-serve fuzz format lint clean
+.PHONY: all deps test test-dev test-asan demo bench bench-serve bench-live fuzz format lint clean
 
 all: deps
 	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc >/dev/null
@@ -36,6 +36,10 @@ bench: all
 bench-serve: all
 	@bench/serve-ingest.sh
 	@bench/serve-day.sh
+
+# the lab live: KMS call -> e-mail and -> key disabled, with and without early fire
+bench-live: all
+	@bench/live-latency.sh
 
 format:
 	clang-format -i $$(git ls-files "src/*.[ch]" "tests/*.[ch]" "bench/*.[ch]")
