@@ -202,6 +202,22 @@ static void free_list(char **v)
     free(v);
 }
 
+/* Whether 127.0.0.1:port can be bound now (the default dashboard port). */
+static bool port_free(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
 /* Starts argv[0] with env, output to log; never through a shell. */
 static pid_t spawn(const char *const *args, char *const *env, const char *log)
 {
@@ -860,6 +876,7 @@ int cli_demo(int argc, char **argv)
     d.threshold = 20;
     d.use_app = true;
     const char *dir = NULL;
+    bool listen_given = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
@@ -868,6 +885,7 @@ int cli_demo(int argc, char **argv)
         switch (c) {
         case 'l':
             d.listen = optarg;
+            listen_given = true;
             break;
         case 'k':
             d.keep = true;
@@ -911,6 +929,11 @@ int cli_demo(int argc, char **argv)
     if (optind < argc) {
         cli_error("demo takes no arguments ('%s'); see --help", argv[optind]);
         return CLI_USAGE;
+    }
+    if (!listen_given && !port_free(4580)) {
+        /* the newcomer's first run must not fail on a busy port */
+        say(&d, "note: 127.0.0.1:4580 is in use; the dashboard gets a free port instead\n");
+        d.listen = "127.0.0.1:0";
     }
     if (d.burst <= d.threshold) {
         cli_error("--burst (%u) must exceed --threshold (%u), or nothing crosses it", d.burst,
