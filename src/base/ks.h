@@ -91,6 +91,34 @@ KS_MUST_CHECK enum ks_err ks_buf_add_json_str(struct ks_buf *b, const char *s, s
  */
 bool ks_text_clean(const char *p, size_t len, size_t *bad_at);
 
+/* The value of a hex digit (either case), or -1. */
+static inline int ks_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The value of a base64 character (RFC 4648 §4; url: §5's "-_"), or -1. */
+static inline int ks_b64val(int c, bool url)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == (url ? '-' : '+'))
+        return 62;
+    if (c == (url ? '_' : '/'))
+        return 63;
+    return -1;
+}
+
 /* System headers that declare banned functions come first, so banned.h's
  * macros cannot break their prototypes. */
 #include <stdio.h>

@@ -238,17 +238,6 @@ static inline const char *string_end(const char *p, const char *end)
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Validates string content [p, q) per RFC 8259 (escapes, no raw controls,
  * surrogate pairs well formed). UTF-8 itself was screened by the reader. */
 static bool string_valid(const char *p, const char *q, const char **bad)
@@ -275,7 +264,7 @@ static bool string_valid(const char *p, const char *q, const char **bad)
             }
             unsigned cp = 0;
             for (int k = 2; k < 6; k++) {
-                int h = hexval(p[k]);
+                int h = ks_hexval(p[k]);
                 if (h < 0) {
                     *bad = p;
                     return false;
@@ -294,7 +283,7 @@ static bool string_valid(const char *p, const char *q, const char **bad)
                 }
                 unsigned lo = 0;
                 for (int k = 8; k < 12; k++) {
-                    int h = hexval(p[k]);
+                    int h = ks_hexval(p[k]);
                     if (h < 0) {
                         *bad = p;
                         return false;
@@ -951,7 +940,7 @@ static unsigned hex4(const char *p)
 {
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(p[k]);
+        int h = ks_hexval(p[k]);
         v = v * 16 + (unsigned)(h < 0 ? 0 : h);
     }
     return v;

@@ -80,21 +80,6 @@ enum ks_err http_push_gunzip(const char *in, size_t len, size_t max, struct ks_b
     return err;
 }
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Standard base64 (RFC 4648 §4); padding optional, nothing else allowed.
  * Returns false with *bad_at the offending character. */
 static bool b64_decode(const char *s, size_t n, struct ks_buf *out, size_t *bad_at)
@@ -110,7 +95,7 @@ static bool b64_decode(const char *s, size_t n, struct ks_buf *out, size_t *bad_
     uint32_t acc = 0;
     unsigned bits = 0;
     for (size_t i = 0; i < end; i++) {
-        int v = b64val((unsigned char)s[i]);
+        int v = ks_b64val((unsigned char)s[i], false);
         if (v < 0) {
             *bad_at = i;
             return false;

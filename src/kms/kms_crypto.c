@@ -74,21 +74,6 @@ void kms_b64url_encode(const uint8_t *in, size_t n, char *out)
     b64_encode(b64_url, false, in, n, out);
 }
 
-static int b64_val(unsigned char c, bool url)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == (url ? '-' : '+'))
-        return 62;
-    if (c == (url ? '_' : '/'))
-        return 63;
-    return -1;
-}
-
 /* Decodes groups of 4 (the last may be 2 or 3 characters when unpadded). */
 static bool b64_decode(const char *in, size_t n, bool url, uint8_t *out, size_t *outlen)
 {
@@ -108,7 +93,7 @@ static bool b64_decode(const char *in, size_t n, bool url, uint8_t *out, size_t 
                         return false;
                 break;
             }
-            int d = b64_val(c, url);
+            int d = ks_b64val(c, url);
             if (d < 0)
                 return false;
             v[j] = d;
@@ -153,21 +138,12 @@ void kms_hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 bool kms_unhex(const char *in, size_t n, uint8_t *out)
 {
     if (n % 2)
         return false;
     for (size_t i = 0; i < n; i += 2) {
-        int hi = hexval(in[i]), lo = hexval(in[i + 1]);
+        int hi = ks_hexval(in[i]), lo = ks_hexval(in[i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i / 2] = (uint8_t)(hi << 4 | lo);

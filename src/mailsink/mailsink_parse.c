@@ -14,32 +14,6 @@
 #define EW_MAX    256         /* bytes of one encoded word we try to decode */
 #define FIELD_MAX (64u << 10) /* bytes of a header value decoded */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Output never exceeds the input for these decoders, so out needs n bytes. */
 static size_t b64_decode(const char *in, size_t n, char *out)
 {
@@ -50,7 +24,7 @@ static size_t b64_decode(const char *in, size_t n, char *out)
         unsigned char c = (unsigned char)in[i];
         if (c == '=')
             break; /* padding ends the data; what follows is not ours to guess */
-        int v = b64val(c);
+        int v = ks_b64val(c, false);
         if (v < 0)
             continue; /* line breaks and stray bytes, as RFC 2045 §6.8 says to ignore */
         acc = (acc << 6) | (uint32_t)v;
@@ -76,10 +50,10 @@ static size_t qp_decode(const char *in, size_t n, char *out, bool q_header)
             out[o++] = (char)c;
         } else if (!q_header && i + 1 < n && (in[i + 1] == '\n' || in[i + 1] == '\r')) {
             i += in[i + 1] == '\r' && i + 2 < n && in[i + 2] == '\n' ? 2 : 1; /* soft break */
-        } else if (i + 2 < n && hexval((unsigned char)in[i + 1]) >= 0 &&
-                   hexval((unsigned char)in[i + 2]) >= 0) {
+        } else if (i + 2 < n && ks_hexval((unsigned char)in[i + 1]) >= 0 &&
+                   ks_hexval((unsigned char)in[i + 2]) >= 0) {
             out[o++] =
-                (char)(hexval((unsigned char)in[i + 1]) * 16 + hexval((unsigned char)in[i + 2]));
+                (char)(ks_hexval((unsigned char)in[i + 1]) * 16 + ks_hexval((unsigned char)in[i + 2]));
             i += 2;
         } else {
             out[o++] = '='; /* a lone '=' is kept: liberal in what we accept */

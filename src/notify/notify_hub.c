@@ -449,14 +449,6 @@ enum ks_err notify_hub_confirm_subscription(struct notify_hub *hub, const char *
 
 /* ---- HTTP endpoints ----------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* The decoded value of key in a query string, or NULL (caller frees). */
 static char *query_get(const char *query, const char *key)
 {
@@ -468,9 +460,9 @@ static char *query_get(const char *query, const char *key)
             char *v = ks_xmalloc(len - kl);
             size_t o = 0;
             for (size_t i = kl + 1; i < len; i++) {
-                if (p[i] == '%' && i + 2 < len + 1 && hexval(p[i + 1]) >= 0 &&
-                    hexval(p[i + 2]) >= 0) {
-                    v[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+                if (p[i] == '%' && i + 2 < len + 1 && ks_hexval(p[i + 1]) >= 0 &&
+                    ks_hexval(p[i + 2]) >= 0) {
+                    v[o++] = (char)(ks_hexval(p[i + 1]) * 16 + ks_hexval(p[i + 2]));
                     i += 2;
                 } else {
                     v[o++] = p[i] == '+' ? ' ' : p[i];

@@ -73,17 +73,6 @@ enum ks_err respond_form_encode(const char *s, struct ks_buf *out)
     return sigv4_uri_encode(s, strlen(s), false, out);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool respond_url_decode(const char *s, size_t n, struct ks_buf *out)
 {
     for (size_t i = 0; i < n; i++) {
@@ -91,7 +80,7 @@ bool respond_url_decode(const char *s, size_t n, struct ks_buf *out)
         if (c == '%') {
             if (i + 2 >= n)
                 return false;
-            int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
+            int a = ks_hexval(s[i + 1]), b = ks_hexval(s[i + 2]);
             if (a < 0 || b < 0)
                 return false;
             c = (char)(a * 16 + b);
