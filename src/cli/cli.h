@@ -8,6 +8,8 @@
 #ifndef KS_CLI_H
 #define KS_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum cli_exit {
@@ -29,5 +31,10 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Writes s as a JSON string (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t n);
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t cli_now_ms(void);
+/* A decimal number of digits only, at most max; false otherwise. */
+bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 #endif

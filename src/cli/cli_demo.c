@@ -83,13 +83,6 @@ static void on_signal(int sig)
     demo_stop = 1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -323,7 +316,7 @@ static int kms(struct demo *d, const struct respond_creds *who, const char *op, 
                                    .creds = who,
                                    .timeout_s = 10,
                                    .env = env,
-                                   .now_s = now_ms() / 1000};
+                                   .now_s = cli_now_ms() / 1000};
     struct respond_aws_reply rep;
     respond_aws_reply_init(&rep);
     respond_aws_call(&t, op, params, &rep);
@@ -426,7 +419,7 @@ static int start_app(struct demo *d);
  * of the next step falls into one alarm period. */
 static void align_period(void)
 {
-    int64_t t = now_ms();
+    int64_t t = cli_now_ms();
     int64_t next = t - t % 10000 + 10000 + 50;
     if (t % 10000 < 300)
         return; /* just started a period: use it */
@@ -438,8 +431,8 @@ static void align_period(void)
 static int64_t wait_mail(struct demo *d, uint64_t *seq, const char *alarm, char *subject,
                          size_t sn, struct mailsink_message **keep)
 {
-    int64_t deadline = now_ms() + DEMO_WAIT_MS;
-    while (now_ms() < deadline && !demo_stop) {
+    int64_t deadline = cli_now_ms() + DEMO_WAIT_MS;
+    while (cli_now_ms() < deadline && !demo_stop) {
         if (mailsink_count(d->sink) < *seq) {
             enum ks_err w = mailsink_wait(d->sink, *seq, 200); /* a timeout just loops */
             (void)w;
@@ -546,7 +539,7 @@ static int story(struct demo *d)
     for (int i = 1; i <= 3; i++) {
         int rc = app_decrypt(d, d->key2, err, sizeof(err));
         if (i == 2)
-            breach = now_ms(); /* the second error makes Sum > 1 */
+            breach = cli_now_ms(); /* the second error makes Sum > 1 */
         say(d, "      decrypt with the other key: %s\n", rc ? err : "succeeded (?)");
     }
     struct mailsink_message *m = NULL;
@@ -574,7 +567,7 @@ static int story(struct demo *d)
     for (unsigned i = 0; i < d->burst; i++) {
         int rc = app_decrypt(d, "", err, sizeof(err));
         if (rc == 0 && ++okd == d->threshold + 1)
-            burst_breach = now_ms();
+            burst_breach = cli_now_ms();
         if (rc && (strstr(err, "Disabled") || d->use_app))
             disabled++;
     }
@@ -585,11 +578,11 @@ static int story(struct demo *d)
     }
     got = wait_mail(d, &seq, "DecryptBurstAlarm", d->burst_subject, sizeof(d->burst_subject), &m);
     d->burst_email_ms = got < 0 ? -1 : got - burst_breach;
-    int64_t deadline = now_ms() + DEMO_WAIT_MS;
+    int64_t deadline = cli_now_ms() + DEMO_WAIT_MS;
     d->disable_ms = -1;
-    while (now_ms() < deadline && !demo_stop) {
+    while (cli_now_ms() < deadline && !demo_stop) {
         if (!strcmp(key_state(d, st, sizeof(st)), "Disabled")) {
-            d->disable_ms = now_ms() - burst_breach;
+            d->disable_ms = cli_now_ms() - burst_breach;
             break;
         }
         sleep_ms(20);
@@ -717,7 +710,7 @@ static bool wait_for(const char *url, pid_t pid, int ms)
     struct ks_buf b;
     ks_buf_init(&b, 1u << 20);
     bool ok = false;
-    for (int64_t end = now_ms() + ms; !ok && now_ms() < end && alive(pid) && !demo_stop;) {
+    for (int64_t end = cli_now_ms() + ms; !ok && cli_now_ms() < end && alive(pid) && !demo_stop;) {
         ok = http(url, NULL, &b) == 200;
         if (!ok)
             sleep_ms(100);

@@ -95,30 +95,6 @@ static const char verify_help[] =
     "\n"
     "Exit status: 0 when everything is valid, 1 when anything is not, 2 on usage.\n";
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s)
-        return false;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (max - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 enum {
     OPT_LISTEN = 256,
     OPT_ALLOW_REMOTE,
@@ -216,25 +192,25 @@ static int serve(int argc, char **argv)
             break;
         }
         case OPT_THREADS:
-            if (!parse_u64(optarg, 256, &threads) || threads == 0) {
+            if (!cli_parse_u64(optarg, 256, &threads) || threads == 0) {
                 cli_error("--threads wants 1..256, not '%s'", optarg);
                 return CLI_USAGE;
             }
             break;
         case OPT_FLUSH_MS:
-            if (!parse_u64(optarg, 3600000, &flush_ms) || flush_ms == 0) {
+            if (!cli_parse_u64(optarg, 3600000, &flush_ms) || flush_ms == 0) {
                 cli_error("--trail-flush-ms wants 1..3600000, not '%s'", optarg);
                 return CLI_USAGE;
             }
             break;
         case OPT_MAX_RECORDS:
-            if (!parse_u64(optarg, 1000000, &max_records) || max_records == 0) {
+            if (!cli_parse_u64(optarg, 1000000, &max_records) || max_records == 0) {
                 cli_error("--trail-max-records wants 1..1000000, not '%s'", optarg);
                 return CLI_USAGE;
             }
             break;
         case OPT_DIGEST_S:
-            if (!parse_u64(optarg, 86400, &digest_s) || digest_s == 0) {
+            if (!cli_parse_u64(optarg, 86400, &digest_s) || digest_s == 0) {
                 cli_error("--digest-seconds wants 1..86400, not '%s'", optarg);
                 return CLI_USAGE;
             }
@@ -253,7 +229,7 @@ static int serve(int argc, char **argv)
             event_version = optarg;
             break;
         case OPT_MAX_SKEW:
-            if (!parse_u64(optarg, 86400, &max_skew) || max_skew == 0) {
+            if (!cli_parse_u64(optarg, 86400, &max_skew) || max_skew == 0) {
                 cli_error("--max-skew wants 1..86400 seconds, not '%s'", optarg);
                 return CLI_USAGE;
             }
@@ -351,7 +327,7 @@ static int serve(int argc, char **argv)
             fprintf(stderr, "keysentry: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
-        kms_host_tick(host, now_ms());
+        kms_host_tick(host, cli_now_ms());
     }
     struct kms_server_stats ss;
     rc = kms_host_close(host, 10000, &ss) == KS_OK ? CLI_OK : CLI_FAIL;

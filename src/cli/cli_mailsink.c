@@ -103,17 +103,6 @@ static bool parse_listen(const char *arg, char *buf, size_t bufsz, const char **
     return true;
 }
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 int cli_mailsink(int argc, char **argv)
 {
     enum { OPT_LISTEN = 256, OPT_REMOTE, OPT_DIR, OPT_MAX, OPT_IDLE, OPT_COUNT, OPT_PORT_FILE };
@@ -147,21 +136,21 @@ int cli_mailsink(int argc, char **argv)
             o.dir = optarg;
             break;
         case OPT_MAX:
-            if (!parse_u64(optarg, 1u << 30, &v) || !v) {
+            if (!cli_parse_u64(optarg, 1u << 30, &v) || !v) {
                 cli_error("--max-message-size wants bytes between 1 and 1073741824");
                 return CLI_USAGE;
             }
             o.max_message_bytes = (size_t)v;
             break;
         case OPT_IDLE:
-            if (!parse_u64(optarg, 86400, &v) || !v) {
+            if (!cli_parse_u64(optarg, 86400, &v) || !v) {
                 cli_error("--idle-timeout wants seconds between 1 and 86400");
                 return CLI_USAGE;
             }
             o.idle_timeout_ms = (int)v * 1000;
             break;
         case OPT_COUNT:
-            if (!parse_u64(optarg, UINT64_MAX, &count)) {
+            if (!cli_parse_u64(optarg, UINT64_MAX, &count)) {
                 cli_error("--count wants a number of messages");
                 return CLI_USAGE;
             }

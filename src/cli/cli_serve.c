@@ -65,13 +65,6 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct stdin_src {
     int source;
     char *buf;
@@ -96,7 +89,7 @@ static void poll_stdin(struct serve_engine *e, struct stdin_src *s)
         }
         s->len += (size_t)n;
         size_t start = 0;
-        int64_t t = now_ms();
+        int64_t t = cli_now_ms();
         for (size_t i = 0; i < s->len; i++) {
             if (s->buf[i] != '\n')
                 continue;
@@ -261,7 +254,7 @@ int cli_serve(int argc, char **argv)
     bool stopping = false;
     struct ks_diag d;
     ks_diag_clear(&d);
-    if (serve_engine_new(tpl, &sopts, now_ms(), &e, &d) != KS_OK) {
+    if (serve_engine_new(tpl, &sopts, cli_now_ms(), &e, &d) != KS_OK) {
         cli_error("%s: %s", tpl_path, d.msg);
         rc = d.err == KS_E_IO ? CLI_FAIL : CLI_USAGE;
         goto out_tpl;
@@ -320,22 +313,22 @@ int cli_serve(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int64_t next_poll = 0, next_cp = now_ms() + SERVE_CHECKPOINT_MS;
+    int64_t next_poll = 0, next_cp = cli_now_ms() + SERVE_CHECKPOINT_MS;
     bool tail_news = false;
     while (!stop_flag) {
-        int64_t t = now_ms();
+        int64_t t = cli_now_ms();
         if (tail_news || t >= next_poll) {
             serve_engine_poll_tails(e, t, SERVE_POLL_BUDGET);
             next_poll = t + SERVE_POLL_MS;
         }
         if (sin.source >= 0)
             poll_stdin(e, &sin);
-        serve_engine_tick(e, now_ms());
-        cli_serve_side_tick(&side, now_ms());
-        if (now_ms() >= next_cp) {
+        serve_engine_tick(e, cli_now_ms());
+        cli_serve_side_tick(&side, cli_now_ms());
+        if (cli_now_ms() >= next_cp) {
             if (serve_engine_checkpoint(e, &d) != KS_OK)
                 cli_error("checkpoint failed: %s", d.msg);
-            next_cp = now_ms() + SERVE_CHECKPOINT_MS;
+            next_cp = cli_now_ms() + SERVE_CHECKPOINT_MS;
         }
         /* inotify wakes the loop as soon as a tailed file changes */
         tail_news = serve_engine_tail_wait(e, SERVE_TICK_MS) > 0;

@@ -27,13 +27,6 @@
 
 extern char **environ;
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -55,7 +48,7 @@ static void kms_record(void *ud, const char *rec, size_t len, int64_t event_ms)
 {
     struct cli_serve_side *s = ud;
     uint64_t n = atomic_fetch_add(&s->kms_records, 1);
-    serve_engine_ingest(s->engine, s->kms_source, rec, len, event_ms, NULL, "kms", n, wall_ms());
+    serve_engine_ingest(s->engine, s->kms_source, rec, len, event_ms, NULL, "kms", n, cli_now_ms());
 }
 
 static const char *prop_str(const struct config_custom *c, const char *name)

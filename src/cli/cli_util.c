@@ -4,6 +4,7 @@
 #include "base/ks.h"
 
 #include <stdarg.h>
+#include <time.h>
 
 void cli_error(const char *fmt, ...)
 {
@@ -25,4 +26,29 @@ void cli_json_string(FILE *f, const char *s, size_t n)
         fputc('"', f);
     }
     ks_buf_release(&b);
+}
+
+int64_t cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    /* digits only: strtoull would take spaces, a sign and overflow quietly */
+    if (!s || !*s)
+        return false;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
 }
