@@ -172,26 +172,29 @@ static void events(struct http_req *r)
     /* newest first */
     for (size_t i = total; i-- > 0 && n < limit;) {
         const struct serve_recent *ev = serve_engine_recent(e, i);
-        if ((principal && strcmp(principal, ev->principal) &&
-             strcmp(principal, ev->identity_arn)) ||
-            (key && strcmp(key, ev->key)) || (name && strcmp(name, ev->event_name)) ||
-            (code && strcmp(code, ev->error_code)) || (ip && strcmp(ip, ev->source_ip)) ||
-            ev->time_ms < from || ev->time_ms >= to)
+        if (ev->time_ms < from || ev->time_ms >= to)
+            continue;
+        struct serve_recent_fields fv, *fl = &fv;
+        serve_engine_recent_fields(e, ev, fl);
+        if ((principal && strcmp(principal, fl->principal) &&
+             strcmp(principal, fl->identity_arn)) ||
+            (key && strcmp(key, fl->key)) || (name && strcmp(name, fl->event_name)) ||
+            (code && strcmp(code, fl->error_code)) || (ip && strcmp(ip, fl->source_ip)))
             continue;
         http_out(r, "%s{\"eventTime\":\"", n ? "," : "");
         http_out_iso(r, ev->time_ms);
         http_out(r, "\",\"eventName\":");
-        http_out_json_str(r, ev->event_name);
+        http_out_json_str(r, fl->event_name);
         http_out(r, ",\"eventID\":");
-        http_out_json_str(r, ev->event_id);
+        http_out_json_str(r, fl->event_id);
         http_out(r, ",\"principal\":");
-        http_out_json_str(r, ev->principal);
+        http_out_json_str(r, fl->principal);
         http_out(r, ",\"key\":");
-        http_out_json_str(r, ev->key);
+        http_out_json_str(r, fl->key);
         http_out(r, ",\"errorCode\":");
-        http_out_json_str(r, ev->error_code);
+        http_out_json_str(r, fl->error_code);
         http_out(r, ",\"sourceIPAddress\":");
-        http_out_json_str(r, ev->source_ip);
+        http_out_json_str(r, fl->source_ip);
         http_out(r, ",\"origin\":{\"source\":");
         http_out_json_str(r, serve_engine_source(e, (size_t)ev->source)->name);
         http_out(r, ",\"file\":");

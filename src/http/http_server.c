@@ -5,9 +5,15 @@
  *
  * Dispatch: an X-Amz-Target header selects the logs JSON 1.1 API; a POST
  * whose form body has Action= selects the cloudwatch query API; everything
- * else goes by path (/api/..., /metrics, /healthz). MHD runs one internal
- * polling thread; handlers take the engine lock briefly, so a slow client
- * never holds it (MHD buffers the response).
+ * else goes by path (/api/..., /metrics, /healthz).
+ *
+ * Threads: MHD runs a pool of internal polling threads, one per CPU (at
+ * most HTTP_MAX_THREADS), each serving its own connections, so two
+ * PutLogEvents bodies are parsed and matched on two cores at once
+ * (docs/benchmarks.md). Handlers share nothing but the engine, which they
+ * reach through its lock (held briefly: a slow client never holds it, MHD
+ * buffers the response), the Firehose request-id ring (its own mutex) and
+ * the hub pointer (atomic).
  */
 #include "http/http_int.h"
 #include "http/http_push.h"
@@ -15,6 +21,9 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <time.h>
+#include <unistd.h>
+
+#define HTTP_MAX_THREADS 8 /* listener threads, whatever the CPU count */
 
 struct conn_state {
     struct ks_buf body;
@@ -367,12 +376,14 @@ enum ks_err http_server_start(struct serve_engine *engine, const struct http_opt
     s->src_logs = serve_engine_add_source(engine, "http:logs", SERVE_SOURCE_HTTP, "");
     s->src_push = serve_engine_add_source(engine, "http:push", SERVE_SOURCE_HTTP, "");
     http_push_register(s);
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
-                              on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                              MHD_OPTION_END);
+    /* MHD divides the connection limit among the pool's threads */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cpus < 1 ? 1 : cpus > HTTP_MAX_THREADS ? HTTP_MAX_THREADS : (unsigned)cpus;
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_END);
     if (!s->mhd || s->src_logs < 0 || s->src_push < 0) {
         char addr[64];
         inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));

@@ -15,7 +15,8 @@
  *    periods all read the same data.
  *
  * Times are milliseconds since the epoch; buckets are whole seconds.
- * Neither part is thread-safe; a worker owns its own filters' eval state.
+ * Neither part is thread-safe, except metric_filters_match over a finished
+ * filter set, each thread with its own struct metric_match.
  */
 #ifndef KS_METRIC_H
 #define KS_METRIC_H
@@ -97,6 +98,33 @@ size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t l
  */
 size_t metric_filters_apply_group(struct metric_filters *mf, unsigned group, const char *msg,
                                   size_t len, int64_t time_ms, struct metric_store *store);
+
+/*
+ * Matching apart from emitting, so matching can run outside a lock:
+ *
+ *   metric_filters_match (any thread, its own struct metric_match) decides
+ *   for one event which filters of the group match and resolves their
+ *   values, dimensions and context text; it reads only the compiled filters
+ *   (immutable after metric_filters_finish), never counters or the store.
+ *   metric_filters_emit (one thread at a time: the caller's lock) applies a
+ *   matched event: samples into the store, counters, the context ring.
+ *
+ * A struct metric_match belongs to one filter set (the one it was made
+ * for) and holds the outcome of every event matched since the last
+ * metric_match_reset, so a batch is matched first and emitted after. The
+ * filter set must outlive it. metric_filters_apply_group is match + emit.
+ */
+struct metric_match;
+struct metric_match *metric_match_new(const struct metric_filters *mf);
+void metric_match_free(struct metric_match *mm);
+const struct metric_filters *metric_match_filters(const struct metric_match *mm);
+void metric_match_reset(struct metric_match *mm);
+/* Returns the event's number in mm (0, 1, ... since the reset) for emit. */
+size_t metric_filters_match(struct metric_match *mm, unsigned group, const char *msg, size_t len);
+/* mf must be the set mm was made for. Returns how many filters of the
+ * event's group matched (as metric_filters_apply_group). */
+size_t metric_filters_emit(struct metric_filters *mf, struct metric_match *mm, size_t k,
+                           int64_t time_ms, struct metric_store *store);
 
 /* ---- context: who did it --------------------------------------------------- */
 

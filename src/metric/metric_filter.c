@@ -31,9 +31,9 @@ struct ref {
     size_t field_len;
 };
 
-/* One remembered match; fixed widths so the ring never allocates. */
-struct recent {
-    int64_t time_ms;
+/* The context text of one match; fixed widths so the ring never allocates.
+ * Filled by the match phase, copied into the ring by the emit phase. */
+struct recent_text {
     char event_id[64];
     char event_name[64];
     char principal[256];
@@ -41,6 +41,12 @@ struct recent {
     char source_ip[64];
     char error_code[96];
     char user_agent[160];
+};
+
+/* One remembered match. */
+struct recent {
+    int64_t time_ms;
+    struct recent_text t;
     const char *file; /* interned in struct metric_filters */
     uint64_t offset;
     long series; /* the series the match's sample went to, -1 for none */
@@ -84,31 +90,70 @@ struct filter {
     size_t new_series_n;
 };
 
+/*
+ * Two kinds of state: the compiled part (set, f[i]'s definition fields,
+ * ctx_handle), written only before metric_filters_finish and then read by
+ * any number of matching threads; and the running part (f[i].stats,
+ * plain_series, recent ring, cardinality times, files, origin), written by
+ * metric_filters_emit under the caller's lock. Matching never reads the
+ * running part, so the two never race.
+ */
 struct metric_filters {
     struct pattern_set *set;
-    struct pattern_ctx *ctx;
     struct filter *f;
     size_t n;
-    uint8_t *matched;
-    uint8_t *want;            /* per pattern: evaluate it for want_group's events */
-    unsigned want_group;      /* the group want was built for; UINT_MAX: not built */
     int ctx_handle[CF_COUNT]; /* selectors for the context, -1 until a JSON filter exists */
     char **files;             /* interned origin file names */
     size_t nfiles;
     const char *origin_file;
     uint64_t origin_offset;
+    struct metric_match *own; /* metric_filters_apply's scratch */
+};
+
+/* What one filter makes of one event: decided while matching, applied by
+ * emit. Text lives in metric_match.text (offsets: it may move as it grows). */
+enum out_kind { OUT_MATCH, OUT_DEFAULT };
+
+struct out {
+    uint32_t filter;
+    uint8_t kind;
+    bool value_ok;   /* OUT_MATCH: metricValue resolved to a number (M2) */
+    uint8_t ndims;   /* dimensions kept */
+    uint8_t dropped; /* dimensions missing or invalid (M3) */
+    uint8_t dim_index[METRIC_MAX_DIMENSIONS];
+    double value;
+    size_t dim_off[METRIC_MAX_DIMENSIONS]; /* NUL-terminated, in text */
+    long recent;                           /* index in recents, -1 when the filter keeps none */
+};
+
+struct event_out {
+    size_t first, n; /* outs[first .. first + n) */
+    size_t matched;  /* filters of the event's group that matched */
+};
+
+struct metric_match {
+    const struct metric_filters *mf;
+    struct pattern_ctx *ctx;
+    uint8_t *matched, *want;
+    unsigned want_group; /* the group want was built for; UINT_MAX: none yet */
+    struct out *outs;
+    size_t nouts, capouts;
+    struct event_out *evs;
+    size_t nevs, capevs;
+    struct recent_text *recents;
+    size_t nrecents, caprecents;
+    struct ks_buf text;    /* dimension values */
+    struct ks_buf decoded; /* a JSON value's decoded text, one at a time */
     /* extraction scratch for space-delimited references */
     const struct filter *cur;
     const char *ext_val[METRIC_MAX_DIMENSIONS + 1];
     size_t ext_len[METRIC_MAX_DIMENSIONS + 1];
-    struct ks_buf scratch;
 };
 
 struct metric_filters *metric_filters_new(void)
 {
     struct metric_filters *mf = ks_xcalloc(1, sizeof(*mf));
     mf->set = pattern_set_new();
-    ks_buf_init(&mf->scratch, 8u << 20);
     for (int i = 0; i < CF_COUNT; i++)
         mf->ctx_handle[i] = -1;
     return mf;
@@ -137,14 +182,11 @@ void metric_filters_free(struct metric_filters *mf)
         }
     }
     free(mf->f);
-    free(mf->matched);
-    free(mf->want);
     for (size_t i = 0; i < mf->nfiles; i++)
         free(mf->files[i]);
     free(mf->files);
-    pattern_ctx_free(mf->ctx);
+    metric_match_free(mf->own);
     pattern_set_free(mf->set);
-    ks_buf_release(&mf->scratch);
     free(mf);
 }
 
@@ -270,10 +312,46 @@ int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def
 void metric_filters_finish(struct metric_filters *mf)
 {
     pattern_set_finish(mf->set);
-    mf->ctx = pattern_ctx_new(mf->set);
-    mf->matched = ks_xcalloc(mf->n ? mf->n : 1, 1);
-    mf->want = ks_xcalloc(mf->n ? mf->n : 1, 1);
-    mf->want_group = UINT_MAX;
+    mf->own = metric_match_new(mf);
+}
+
+struct metric_match *metric_match_new(const struct metric_filters *mf)
+{
+    struct metric_match *mm = ks_xcalloc(1, sizeof(*mm));
+    mm->mf = mf;
+    mm->ctx = pattern_ctx_new(mf->set);
+    mm->matched = ks_xcalloc(mf->n ? mf->n : 1, 1);
+    mm->want = ks_xcalloc(mf->n ? mf->n : 1, 1);
+    mm->want_group = UINT_MAX;
+    ks_buf_init(&mm->text, 64u << 20);
+    ks_buf_init(&mm->decoded, 4 * (KS_MAX_EVENT_BYTES + 1));
+    return mm;
+}
+
+void metric_match_free(struct metric_match *mm)
+{
+    if (!mm)
+        return;
+    pattern_ctx_free(mm->ctx);
+    free(mm->matched);
+    free(mm->want);
+    free(mm->outs);
+    free(mm->evs);
+    free(mm->recents);
+    ks_buf_release(&mm->text);
+    ks_buf_release(&mm->decoded);
+    free(mm);
+}
+
+const struct metric_filters *metric_match_filters(const struct metric_match *mm)
+{
+    return mm->mf;
+}
+
+void metric_match_reset(struct metric_match *mm)
+{
+    mm->nouts = mm->nevs = mm->nrecents = 0;
+    ks_buf_reset(&mm->text);
 }
 
 size_t metric_filters_count(const struct metric_filters *mf)
@@ -300,7 +378,7 @@ void metric_filters_restore_stats(struct metric_filters *mf, size_t index,
 
 static void on_extract(void *ud, const char *name, size_t nl, const char *v, size_t vl)
 {
-    struct metric_filters *mf = ud;
+    struct metric_match *mf = ud;
     const struct filter *f = mf->cur;
     if (f->value.kind == REF_FIELD && f->value.field_len == nl &&
         !memcmp(f->value.field, name, nl)) {
@@ -318,10 +396,10 @@ static void on_extract(void *ud, const char *name, size_t nl, const char *v, siz
 
 /* Text of a JSON reference (first value), decoded; false when unresolved or
  * not a scalar. Numbers give their JSON text, strings their decoded text. */
-static bool json_text(struct metric_filters *mf, const struct ref *r, const char **s, size_t *n)
+static bool json_text(struct metric_match *mm, const struct ref *r, const char **s, size_t *n)
 {
     const struct event_value *v;
-    if (pattern_ctx_selector(mf->ctx, r->handle, &v) == 0)
+    if (pattern_ctx_selector(mm->ctx, r->handle, &v) == 0)
         return false;
     if (v->type == EVENT_V_NUMBER) {
         *s = v->ptr;
@@ -330,13 +408,14 @@ static bool json_text(struct metric_filters *mf, const struct ref *r, const char
     }
     if (v->type != EVENT_V_STRING)
         return false;
-    /* decode into our scratch: the pattern scratch is shared by all values */
+    /* decode into our own buffer: the pattern scratch is shared by all
+     * values; the caller copies the text before the next call */
     const char *out;
-    size_t len = event_value_string(v, pattern_ctx_scratch(mf->ctx), &out);
-    size_t at = mf->scratch.len;
-    if (ks_buf_add(&mf->scratch, out, len) != KS_OK || ks_buf_add(&mf->scratch, "", 1) != KS_OK)
+    size_t len = event_value_string(v, pattern_ctx_scratch(mm->ctx), &out);
+    ks_buf_reset(&mm->decoded);
+    if (ks_buf_add(&mm->decoded, out, len) != KS_OK)
         return false;
-    *s = mf->scratch.data + at; /* stable until the next reset: no growth after */
+    *s = mm->decoded.data;
     *n = len;
     return true;
 }
@@ -386,70 +465,77 @@ static void guard_cardinality(struct filter *f, int64_t time_ms)
     }
 }
 
-static long emit(struct metric_filters *mf, struct filter *f, int64_t time_ms,
-                 struct metric_store *store)
+/* The match phase of one matching filter: resolves the value and the
+ * dimensions as emit used to, into o (spec/metric-filters.md §3.4). */
+static void prepare(struct metric_match *mm, const struct filter *f, struct out *o)
 {
-    double value;
-    mf->cur = f;
+    mm->cur = f;
     for (size_t i = 0; i <= METRIC_MAX_DIMENSIONS; i++)
-        mf->ext_val[i] = NULL;
+        mm->ext_val[i] = NULL;
     if (f->kind == PATTERN_SPACE)
-        pattern_ctx_extract(mf->ctx, (size_t)f->pattern, on_extract, mf);
-    ks_buf_reset(&mf->scratch);
-    if (ks_buf_grow(&mf->scratch, 4 * (KS_MAX_EVENT_BYTES + 1)) != KS_OK)
-        return -1;
+        pattern_ctx_extract(mm->ctx, (size_t)f->pattern, on_extract, mm);
     const char *s = NULL;
     size_t n = 0;
     switch (f->value.kind) {
     case REF_LITERAL:
-        value = f->value.literal;
+        o->value = f->value.literal;
+        o->value_ok = true;
         break;
     case REF_JSON:
-        if (!json_text(mf, &f->value, &s, &n) || !numeric(s, n, &value)) {
-            f->stats.no_value++;
-            return -1;
-        }
+        o->value_ok = json_text(mm, &f->value, &s, &n) && numeric(s, n, &o->value);
         break;
     case REF_FIELD:
-        if (!mf->ext_val[0] || !numeric(mf->ext_val[0], mf->ext_len[0], &value)) {
-            f->stats.no_value++;
-            return -1;
-        }
+        o->value_ok = mm->ext_val[0] && numeric(mm->ext_val[0], mm->ext_len[0], &o->value);
         break;
     default:
+        break;
+    }
+    if (!o->value_ok)
+        return;
+    for (size_t d = 0; d < f->ndims; d++) {
+        const char *dv = NULL;
+        size_t dl = 0;
+        bool ok = f->dims[d].kind == REF_JSON
+                      ? json_text(mm, &f->dims[d], &dv, &dl)
+                      : (dv = mm->ext_val[d + 1], dl = mm->ext_len[d + 1], dv != NULL);
+        if (!ok || !valid_dim_value(dv, dl)) {
+            o->dropped++;
+            continue;
+        }
+        size_t at = mm->text.len;
+        if (ks_buf_add(&mm->text, dv, dl) != KS_OK || ks_buf_add(&mm->text, "", 1) != KS_OK)
+            continue;
+        o->dim_index[o->ndims] = (uint8_t)d;
+        o->dim_off[o->ndims++] = at;
+    }
+}
+
+/* The emit phase of one matching filter; returns the series or -1. */
+static long emit_out(struct metric_match *mm, struct filter *f, const struct out *o,
+                     int64_t time_ms, struct metric_store *store)
+{
+    if (!o->value_ok) {
+        f->stats.no_value++;
         return -1;
     }
     if (f->ndims == 0) {
         if (f->plain_series < 0)
             f->plain_series = (long)metric_store_series(store, f->ns, f->metric, NULL, 0, f->unit);
-        metric_store_add(store, (size_t)f->plain_series, time_ms, value);
+        metric_store_add(store, (size_t)f->plain_series, time_ms, o->value);
         f->stats.samples++;
         return f->plain_series;
     }
+    f->stats.dims_dropped += o->dropped;
     struct metric_dim dims[METRIC_MAX_DIMENSIONS];
-    size_t nd = 0;
-    for (size_t d = 0; d < f->ndims; d++) {
-        const char *dv = NULL;
-        size_t dl = 0;
-        bool ok = f->dims[d].kind == REF_JSON
-                      ? json_text(mf, &f->dims[d], &dv, &dl)
-                      : (dv = mf->ext_val[d + 1], dl = mf->ext_len[d + 1], dv != NULL);
-        if (!ok || !valid_dim_value(dv, dl)) {
-            f->stats.dims_dropped++;
-            continue;
-        }
-        size_t at = mf->scratch.len;
-        if (ks_buf_add(&mf->scratch, dv, dl) != KS_OK || ks_buf_add(&mf->scratch, "", 1) != KS_OK)
-            continue;
-        dims[nd].name = f->dim_keys[d];
-        dims[nd].value = mf->scratch.data + at;
-        nd++;
+    for (size_t k = 0; k < o->ndims; k++) {
+        dims[k].name = f->dim_keys[o->dim_index[k]];
+        dims[k].value = mm->text.data + o->dim_off[k];
     }
     size_t before = metric_store_series_count(store);
-    size_t series = metric_store_series(store, f->ns, f->metric, dims, nd, f->unit);
+    size_t series = metric_store_series(store, f->ns, f->metric, dims, o->ndims, f->unit);
     if (metric_store_series_count(store) > before)
         guard_cardinality(f, time_ms);
-    metric_store_add(store, series, time_ms, value);
+    metric_store_add(store, series, time_ms, o->value);
     f->stats.samples++;
     return (long)series;
 }
@@ -469,42 +555,50 @@ void metric_filters_set_origin(struct metric_filters *mf, const char *file, uint
 }
 
 /* Copies the decoded text of a context selector into out (truncated). */
-static void ctx_text(struct metric_filters *mf, int field, char *out, size_t size)
+static void ctx_text(struct metric_match *mm, int field, char *out, size_t size)
 {
     out[0] = '\0';
     const struct event_value *v;
-    if (mf->ctx_handle[field] < 0 || pattern_ctx_selector(mf->ctx, mf->ctx_handle[field], &v) == 0)
+    const struct metric_filters *mf = mm->mf;
+    if (mf->ctx_handle[field] < 0 || pattern_ctx_selector(mm->ctx, mf->ctx_handle[field], &v) == 0)
         return;
     if (v->type != EVENT_V_STRING && v->type != EVENT_V_NUMBER)
         return;
     const char *s = v->ptr;
     size_t n = v->len;
     if (v->type == EVENT_V_STRING)
-        n = event_value_string(v, pattern_ctx_scratch(mf->ctx), &s);
+        n = event_value_string(v, pattern_ctx_scratch(mm->ctx), &s);
     if (n >= size)
         n = size - 1;
     memcpy(out, s, n);
     out[n] = '\0';
 }
 
-static void remember(struct metric_filters *mf, struct filter *f, int64_t time_ms, long series)
+/* The match phase's half of remembering: the context text of the event. */
+static void recent_text_fill(struct metric_match *mm, struct recent_text *t)
+{
+    ctx_text(mm, CF_EVENT_ID, t->event_id, sizeof(t->event_id));
+    ctx_text(mm, CF_EVENT_NAME, t->event_name, sizeof(t->event_name));
+    ctx_text(mm, CF_ISSUER, t->principal, sizeof(t->principal));
+    if (!t->principal[0])
+        ctx_text(mm, CF_USER_ARN, t->principal, sizeof(t->principal));
+    ctx_text(mm, CF_RESOURCE, t->key, sizeof(t->key));
+    if (!t->key[0])
+        ctx_text(mm, CF_KEY_ID, t->key, sizeof(t->key));
+    ctx_text(mm, CF_SOURCE_IP, t->source_ip, sizeof(t->source_ip));
+    ctx_text(mm, CF_ERROR, t->error_code, sizeof(t->error_code));
+    ctx_text(mm, CF_AGENT, t->user_agent, sizeof(t->user_agent));
+}
+
+static void remember(struct metric_filters *mf, struct filter *f, const struct recent_text *t,
+                     int64_t time_ms, long series)
 {
     struct recent *r = &f->recent[f->recent_next];
     f->recent_next = (f->recent_next + 1) % METRIC_CONTEXT_RECENT;
     if (f->nrecent < METRIC_CONTEXT_RECENT)
         f->nrecent++;
     r->time_ms = time_ms;
-    ctx_text(mf, CF_EVENT_ID, r->event_id, sizeof(r->event_id));
-    ctx_text(mf, CF_EVENT_NAME, r->event_name, sizeof(r->event_name));
-    ctx_text(mf, CF_ISSUER, r->principal, sizeof(r->principal));
-    if (!r->principal[0])
-        ctx_text(mf, CF_USER_ARN, r->principal, sizeof(r->principal));
-    ctx_text(mf, CF_RESOURCE, r->key, sizeof(r->key));
-    if (!r->key[0])
-        ctx_text(mf, CF_KEY_ID, r->key, sizeof(r->key));
-    ctx_text(mf, CF_SOURCE_IP, r->source_ip, sizeof(r->source_ip));
-    ctx_text(mf, CF_ERROR, r->error_code, sizeof(r->error_code));
-    ctx_text(mf, CF_AGENT, r->user_agent, sizeof(r->user_agent));
+    r->t = *t;
     r->file = mf->origin_file;
     r->offset = mf->origin_offset;
     r->series = series;
@@ -525,13 +619,13 @@ size_t metric_filters_recent(const struct metric_filters *mf, long series, int64
                 continue;
             struct metric_event_info ev = {
                 .time_ms = r->time_ms,
-                .event_id = r->event_id,
-                .event_name = r->event_name,
-                .principal = r->principal,
-                .key = r->key,
-                .source_ip = r->source_ip,
-                .error_code = r->error_code,
-                .user_agent = r->user_agent,
+                .event_id = r->t.event_id,
+                .event_name = r->t.event_name,
+                .principal = r->t.principal,
+                .key = r->t.key,
+                .source_ip = r->t.source_ip,
+                .error_code = r->t.error_code,
+                .user_agent = r->t.user_agent,
                 .file = r->file ? r->file : "",
                 .offset = r->offset,
             };
@@ -551,34 +645,94 @@ size_t metric_filters_apply(struct metric_filters *mf, const char *msg, size_t l
 size_t metric_filters_apply_group(struct metric_filters *mf, unsigned group, const char *msg,
                                   size_t len, int64_t time_ms, struct metric_store *store)
 {
+    metric_match_reset(mf->own);
+    size_t k = metric_filters_match(mf->own, group, msg, len);
+    return metric_filters_emit(mf, mf->own, k, time_ms, store);
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return p;
+    size_t c = *cap ? *cap * 2 : 64;
+    while (c < need)
+        c *= 2;
+    *cap = c;
+    return ks_xrealloc(p, c * size);
+}
+
+size_t metric_filters_match(struct metric_match *mm, unsigned group, const char *msg, size_t len)
+{
+    const struct metric_filters *mf = mm->mf;
     /* the mask is rebuilt only when the group changes (events mostly come
      * in runs of one group), so the per-event cost is one compare */
     const uint8_t *want = NULL;
     if (group != METRIC_GROUP_ANY) {
-        if (mf->want_group != group) {
+        if (mm->want_group != group) {
             for (size_t i = 0; i < mf->n; i++)
-                mf->want[mf->f[i].pattern] = mf->f[i].group == group;
-            mf->want_group = group;
+                mm->want[mf->f[i].pattern] = mf->f[i].group == group;
+            mm->want_group = group;
         }
-        want = mf->want;
+        want = mm->want;
     }
-    size_t n = pattern_ctx_match_some(mf->ctx, msg, len, want, mf->matched, NULL);
+    mm->evs = grow(mm->evs, &mm->capevs, mm->nevs + 1, sizeof(*mm->evs));
+    struct event_out *eo = &mm->evs[mm->nevs];
+    eo->first = mm->nouts;
+    eo->n = 0;
+    eo->matched = pattern_ctx_match_some(mm->ctx, msg, len, want, mm->matched, NULL);
+    /* disabled filters are skipped by emit, not here: stats.disabled is
+     * running state, written under the caller's lock */
     for (size_t i = 0; i < mf->n; i++) {
-        struct filter *f = &mf->f[i];
-        if (f->stats.disabled || (want && !want[f->pattern]))
+        const struct filter *f = &mf->f[i];
+        if (want && !want[f->pattern])
             continue;
-        if (mf->matched[f->pattern]) {
+        bool hit = mm->matched[f->pattern];
+        if (!hit && !f->has_default)
+            continue;
+        mm->outs = grow(mm->outs, &mm->capouts, mm->nouts + 1, sizeof(*mm->outs));
+        struct out *o = &mm->outs[mm->nouts++];
+        memset(o, 0, sizeof(*o));
+        o->filter = (uint32_t)i;
+        o->recent = -1;
+        eo->n++;
+        if (!hit) {
+            o->kind = OUT_DEFAULT;
+            o->value = f->default_value;
+            continue;
+        }
+        o->kind = OUT_MATCH;
+        prepare(mm, f, o);
+        if (f->recent) {
+            mm->recents =
+                grow(mm->recents, &mm->caprecents, mm->nrecents + 1, sizeof(*mm->recents));
+            o->recent = (long)mm->nrecents;
+            recent_text_fill(mm, &mm->recents[mm->nrecents++]);
+        }
+    }
+    return mm->nevs++;
+}
+
+size_t metric_filters_emit(struct metric_filters *mf, struct metric_match *mm, size_t k,
+                           int64_t time_ms, struct metric_store *store)
+{
+    const struct event_out *eo = &mm->evs[k];
+    for (size_t j = 0; j < eo->n; j++) {
+        const struct out *o = &mm->outs[eo->first + j];
+        struct filter *f = &mf->f[o->filter];
+        if (f->stats.disabled)
+            continue;
+        if (o->kind == OUT_MATCH) {
             f->stats.matched++;
-            long series = emit(mf, f, time_ms, store);
+            long series = emit_out(mm, f, o, time_ms, store);
             if (f->recent)
-                remember(mf, f, time_ms, series);
-        } else if (f->has_default) {
+                remember(mf, f, &mm->recents[o->recent], time_ms, series);
+        } else {
             if (f->plain_series < 0)
                 f->plain_series =
                     (long)metric_store_series(store, f->ns, f->metric, NULL, 0, f->unit);
-            metric_store_add(store, (size_t)f->plain_series, time_ms, f->default_value);
+            metric_store_add(store, (size_t)f->plain_series, time_ms, o->value);
             f->stats.defaults++;
         }
     }
-    return n;
+    return eo->matched;
 }

@@ -281,12 +281,21 @@ struct serve_recent {
     char *log_group, *stream;    /* "" when none */
     char *file;                  /* origin file, "" for pushed events */
     uint64_t offset;             /* byte offset in file */
-    char *event_name, *event_id; /* CloudTrail fields, "" when absent */
-    char *principal,
-        *identity_arn; /* sessionIssuer.arn (else userIdentity.arn); userIdentity.arn */
-    char *key, *error_code, *source_ip;
     uint64_t seq; /* 1-based arrival number, unique per run */
 };
+
+/* CloudTrail fields of a recent event, "" when absent. */
+struct serve_recent_fields {
+    const char *event_name, *event_id;
+    const char *principal;    /* sessionIssuer.arn, else userIdentity.arn */
+    const char *identity_arn; /* userIdentity.arn */
+    const char *key;          /* resources[0].ARN, else requestParameters.keyId */
+    const char *error_code, *source_ip;
+};
+/* Lock held. Extracts r's fields (a scan of its record, at query time
+ * rather than per event); the strings are valid until the next call. */
+void serve_engine_recent_fields(struct serve_engine *e, const struct serve_recent *r,
+                                struct serve_recent_fields *out);
 
 /* Oldest first: i = 0 is the oldest kept event. */
 size_t serve_engine_recent_count(const struct serve_engine *e);

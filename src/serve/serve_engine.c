@@ -163,35 +163,10 @@ static const char *const ring_paths[] = {
     "$.sourceIPAddress",
 };
 
-/* The field's string value (decoded) or "", appended to *at. The raw value
- * is never shorter than its decoding, so the caller sizes the block with raw
- * lengths (field_room). */
-static char *field(struct serve_engine *e, unsigned f, char **at)
-{
-    const struct event_value *v;
-    char *out = *at;
-    size_t n = 0;
-    if (event_scan_values(e->scan, e->slot[f], &v) >= 1 && v->type == EVENT_V_STRING) {
-        const char *s;
-        n = event_value_string(v, event_scan_scratch(e->scan), &s);
-        memcpy(out, s, n);
-    }
-    out[n] = '\0';
-    *at = out + n + 1;
-    return out;
-}
-
-static size_t field_room(struct serve_engine *e, unsigned f)
-{
-    const struct event_value *v;
-    if (event_scan_values(e->scan, e->slot[f], &v) >= 1 && v->type == EVENT_V_STRING)
-        return v->len + 1;
-    return 1;
-}
-
 /* Every string of an entry lives in one block that starts at message: one
  * malloc and one free per event instead of eleven of each (PutLogEvents
- * ingest, docs/benchmarks.md). */
+ * ingest, docs/benchmarks.md). The block is built before the entry is put
+ * in the ring, outside the engine lock on the PutLogEvents path. */
 static void recent_release(struct serve_recent *r)
 {
     free(r->message);
@@ -216,54 +191,84 @@ static char *put_str(char **at, const char *s)
     return out;
 }
 
-/* Keeps the event (the scan of it must have run). */
-static void ring_add(struct serve_engine *e, bool scanned, const char *data, size_t len,
-                     int64_t time_ms, int source, const char *group, const char *stream,
-                     const char *file, uint64_t offset, int64_t now_ms)
+/* The entry's block: the message, then its log group, stream and file.
+ * Touches nothing of the engine: callable without the lock. */
+static void ring_block(struct serve_recent *r, const char *data, size_t len, const char *group,
+                       const char *stream, const char *file)
 {
-    while (e->ring_len &&
-           (e->ring_len == SERVE_RING_MAX_EVENTS || e->ring_bytes + len > SERVE_RING_MAX_BYTES))
-        ring_drop_oldest(e);
-    struct serve_recent *r = &e->ring[(e->ring_head + e->ring_len) % SERVE_RING_MAX_EVENTS];
-    e->ring_len++;
-    e->ring_bytes += len;
     stream = stream ? stream : "";
     file = file ? file : "";
-    static const unsigned fields[] = {F_NAME, F_ID, F_ISSUER, F_ARN, F_RES, F_KEYID, F_ERROR, F_IP};
     size_t room = len + 1 + strlen(group) + 1 + strlen(stream) + 1 + strlen(file) + 1;
-    for (size_t i = 0; i < KS_ARRAY_LEN(fields); i++)
-        room += scanned ? field_room(e, fields[i]) : 1;
     char *at = ks_xmalloc(room);
     r->message = at;
     memcpy(at, data, len);
     at[len] = '\0';
     at += len + 1;
-    r->time_ms = time_ms;
-    r->ingest_ms = now_ms;
-    r->source = source;
     r->len = len;
     r->log_group = put_str(&at, group);
     r->stream = put_str(&at, stream);
     r->file = put_str(&at, file);
+}
+
+/* Puts a built entry in the ring (lock held); the ring owns its block. */
+static void ring_put(struct serve_engine *e, const struct serve_recent *built, int64_t time_ms,
+                     int source, uint64_t offset, int64_t now_ms)
+{
+    while (e->ring_len && (e->ring_len == SERVE_RING_MAX_EVENTS ||
+                           e->ring_bytes + built->len > SERVE_RING_MAX_BYTES))
+        ring_drop_oldest(e);
+    struct serve_recent *r = &e->ring[(e->ring_head + e->ring_len) % SERVE_RING_MAX_EVENTS];
+    e->ring_len++;
+    e->ring_bytes += built->len;
+    *r = *built;
+    r->time_ms = time_ms;
+    r->ingest_ms = now_ms;
+    r->source = source;
     r->offset = offset;
     r->seq = ++e->seq;
-    if (scanned) {
-        r->event_name = field(e, F_NAME, &at);
-        r->event_id = field(e, F_ID, &at);
-        r->principal = field(e, F_ISSUER, &at);
-        r->identity_arn = field(e, F_ARN, &at);
-        if (!r->principal[0])
-            r->principal = r->identity_arn;
-        r->key = field(e, F_RES, &at);
-        char *keyid = field(e, F_KEYID, &at);
-        if (!r->key[0])
-            r->key = keyid;
-        r->error_code = field(e, F_ERROR, &at);
-        r->source_ip = field(e, F_IP, &at);
-    } else {
-        r->event_name = r->event_id = r->principal = r->identity_arn = r->key = r->error_code =
-            r->source_ip = put_str(&at, "");
-    }
+}
+
+/* The field's string value (decoded) or "", appended to e->fields. */
+static size_t field_at(struct serve_engine *e, bool scanned, unsigned f)
+{
+    const struct event_value *v;
+    size_t at = e->fields.len;
+    const char *s = "";
+    size_t n = 0;
+    if (scanned && event_scan_values(e->scan, e->slot[f], &v) >= 1 && v->type == EVENT_V_STRING)
+        n = event_value_string(v, event_scan_scratch(e->scan), &s);
+    if (ks_buf_add(&e->fields, s, n) != KS_OK || ks_buf_add(&e->fields, "", 1) != KS_OK)
+        return SIZE_MAX;
+    return at;
+}
+
+/*
+ * The CloudTrail fields are extracted when a query asks, not per event: a
+ * scan of every record at ingest cost about a fifth of the PutLogEvents
+ * CPU (docs/benchmarks.md), and /api/events scans at most the ring's
+ * 10,000 records. The same full scan as before, so the same values.
+ */
+void serve_engine_recent_fields(struct serve_engine *e, const struct serve_recent *r,
+                                struct serve_recent_fields *out)
+{
+    struct ks_diag d;
+    bool scanned = r->len && r->message[0] == '{' &&
+                   event_scan_run(e->scan, r->message, r->len, &d) == EVENT_SCAN_OK;
+    static const unsigned fields[] = {F_NAME, F_ID, F_ISSUER, F_ARN, F_RES, F_KEYID, F_ERROR, F_IP};
+    size_t at[KS_ARRAY_LEN(fields)];
+    ks_buf_reset(&e->fields);
+    for (size_t i = 0; i < KS_ARRAY_LEN(fields); i++)
+        at[i] = field_at(e, scanned, fields[i]);
+    const char *text[KS_ARRAY_LEN(fields)];
+    for (size_t i = 0; i < KS_ARRAY_LEN(fields); i++)
+        text[i] = at[i] == SIZE_MAX ? "" : e->fields.data + at[i];
+    out->event_name = text[0];
+    out->event_id = text[1];
+    out->identity_arn = text[3];
+    out->principal = text[2][0] ? text[2] : text[3];
+    out->key = text[4][0] ? text[4] : text[5];
+    out->error_code = text[6];
+    out->source_ip = text[7];
 }
 
 size_t serve_engine_recent_count(const struct serve_engine *e)
@@ -338,29 +343,36 @@ void serve_engine_bad(struct serve_engine *e, int source, uint64_t n)
     serve_engine_unlock(e);
 }
 
-/* One event put into log group gid (named group; 0 and "" for none). */
-static bool ingest_locked(struct serve_engine *e, int source, unsigned gid, const char *group,
-                          const char *data, size_t len, int64_t time_ms, const char *stream,
-                          const char *file, uint64_t offset, int64_t now_ms)
+/* What an event is before it is counted (screen_event). */
+enum { EV_OK, EV_BAD, EV_UNTIMED };
+
+/* Size, UTF-8 and NUL screening, and the CloudTrail eventTime when the
+ * caller has no time (*time_ms == INT64_MIN), with scan (the engine's
+ * under the lock, or a batch's own outside it). */
+static int screen_event(struct event_scan *scan, const unsigned *slot, const char *data, size_t len,
+                        int64_t *time_ms)
+{
+    size_t bad_at;
+    if (len > KS_MAX_EVENT_BYTES || !ks_text_clean(data, len, &bad_at))
+        return EV_BAD;
+    if (*time_ms == INT64_MIN && len && data[0] == '{') {
+        struct ks_diag d;
+        const struct event_value *v;
+        if (event_scan_run(scan, data, len, &d) == EVENT_SCAN_OK &&
+            event_scan_values(scan, slot[F_TIME], &v) == 1 && v->type == EVENT_V_STRING &&
+            !event_parse_time(v->ptr, v->len, time_ms))
+            *time_ms = INT64_MIN;
+    }
+    return *time_ms == INT64_MIN ? EV_UNTIMED : EV_OK;
+}
+
+/* The counting half of an event (lock held): source counters and lag, the
+ * filters' emit (matched is how many of its group's filters matched), late
+ * events and early-fire checks, the ring. */
+static void count_locked(struct serve_engine *e, int source, size_t matched, int64_t time_ms,
+                         const struct serve_recent *built, uint64_t offset, int64_t now_ms)
 {
     struct serve_source_stats *ss = &e->sources[source];
-    size_t bad_at;
-    if (len > KS_MAX_EVENT_BYTES || !ks_text_clean(data, len, &bad_at)) {
-        ss->bad++;
-        return false;
-    }
-    struct ks_diag d;
-    bool scanned = len && data[0] == '{' && event_scan_run(e->scan, data, len, &d) == EVENT_SCAN_OK;
-    if (time_ms == INT64_MIN && scanned) {
-        const struct event_value *v;
-        if (event_scan_values(e->scan, e->slot[F_TIME], &v) == 1 && v->type == EVENT_V_STRING &&
-            !event_parse_time(v->ptr, v->len, &time_ms))
-            time_ms = INT64_MIN;
-    }
-    if (time_ms == INT64_MIN) {
-        ss->untimed++;
-        return false;
-    }
     ss->events++;
     int64_t lag = now_ms - time_ms;
     ss->lag_last_ms = lag;
@@ -368,9 +380,6 @@ static bool ingest_locked(struct serve_engine *e, int source, unsigned gid, cons
         ss->lag_max_ms = lag;
     ss->lag_sum_ms += (double)lag;
     ss->lag_count++;
-
-    metric_filters_set_origin(e->mf, file ? file : e->source_names[source], offset);
-    size_t matched = metric_filters_apply_group(e->mf, gid, data, len, time_ms, e->store);
     e->dirty = true;
     if (matched) {
         bool late = false;
@@ -388,7 +397,30 @@ static bool ingest_locked(struct serve_engine *e, int source, unsigned gid, cons
         if (late)
             ss->late++;
     }
-    ring_add(e, scanned, data, len, time_ms, source, group, stream, file, offset, now_ms);
+    ring_put(e, built, time_ms, source, offset, now_ms);
+}
+
+/* One event put into log group gid (named group; 0 and "" for none). */
+static bool ingest_locked(struct serve_engine *e, int source, unsigned gid, const char *group,
+                          const char *data, size_t len, int64_t time_ms, const char *stream,
+                          const char *file, uint64_t offset, int64_t now_ms)
+{
+    struct serve_source_stats *ss = &e->sources[source];
+    switch (screen_event(e->scan, e->slot, data, len, &time_ms)) {
+    case EV_BAD:
+        ss->bad++;
+        return false;
+    case EV_UNTIMED:
+        ss->untimed++;
+        return false;
+    default:
+        break;
+    }
+    metric_filters_set_origin(e->mf, file ? file : e->source_names[source], offset);
+    size_t matched = metric_filters_apply_group(e->mf, gid, data, len, time_ms, e->store);
+    struct serve_recent built;
+    ring_block(&built, data, len, group, stream, file);
+    count_locked(e, source, matched, time_ms, &built, offset, now_ms);
     return true;
 }
 
@@ -413,16 +445,130 @@ bool serve_engine_ingest_in(struct serve_engine *e, int source, const char *grou
     return ok;
 }
 
+/* ---- PutLogEvents: match outside the lock ------------------------------------
+ *
+ * A batch is screened, matched (metric_filters_match) and copied for the
+ * ring by the HTTP thread that received it, without the engine lock; the
+ * lock is then taken once to count the whole batch in order
+ * (metric_filters_emit, counters, ring). So with the listener's thread pool
+ * two batches are matched on two cores at once, and the lock is held only
+ * for the cheap part.
+ *
+ * The filter set can be replaced (PutMetricFilter) while a batch is being
+ * matched against it. A batch therefore notes the set's generation and
+ * counts itself as a user under the lock; a replaced set with users is
+ * retired instead of freed, and freed by its last user. If the set changed
+ * before the batch is counted, the batch is matched again, under the lock,
+ * against the new set: its counters were carried over at the rebuild, and
+ * counting into the old one would lose them.
+ */
+
+struct batch_ev {
+    int status;
+    int64_t time_ms;
+    size_t k;                  /* the event in the scratch's metric_match */
+    struct serve_recent built; /* the ring entry's block (EV_OK) */
+};
+
+struct serve_ingest_scratch {
+    struct serve_ingest_scratch *next; /* the engine's pool */
+    uint64_t gen;                      /* of mm's filter set */
+    struct metric_match *mm;
+    struct event_scan *scan; /* eventTime for events without a time */
+    struct batch_ev *ev;
+    size_t cap;
+};
+
+static void scratch_free(struct serve_ingest_scratch *sc)
+{
+    metric_match_free(sc->mm);
+    event_scan_free(sc->scan);
+    free(sc->ev);
+    free(sc);
+}
+
+/* Lock held. The batch no longer uses generation gen. */
+static void filters_release_locked(struct serve_engine *e, uint64_t gen)
+{
+    if (gen == e->mf_gen) {
+        e->mf_users--;
+        return;
+    }
+    for (size_t i = 0; i < e->nretired; i++) {
+        if (e->retired[i].gen != gen)
+            continue;
+        if (--e->retired[i].users == 0) {
+            metric_filters_free(e->retired[i].mf);
+            e->retired[i] = e->retired[--e->nretired];
+        }
+        return;
+    }
+}
+
 size_t serve_engine_put_events(struct serve_engine *e, int source, const char *group,
                                const char *stream, const struct serve_event *ev, size_t n,
                                int64_t now_ms)
 {
-    size_t counted = 0;
     serve_engine_lock(e);
     unsigned gid = group_id_locked(e, group);
-    for (size_t i = 0; i < n; i++)
-        counted += ingest_locked(e, source, gid, group, ev[i].data, ev[i].len, ev[i].time_ms,
-                                 stream, NULL, 0, now_ms);
+    const struct metric_filters *mf = e->mf;
+    uint64_t gen = e->mf_gen;
+    e->mf_users++;
+    struct serve_ingest_scratch *sc = e->scratch_pool;
+    if (sc)
+        e->scratch_pool = sc->next;
+    serve_engine_unlock(e);
+
+    /* ---- without the lock: mf is kept alive by mf_users (or retired) */
+    if (!sc) {
+        sc = ks_xcalloc(1, sizeof(*sc));
+        sc->scan = event_scan_new(e->plan, EVENT_SCAN_FULL); /* the plan is immutable */
+    }
+    if (!sc->mm || sc->gen != gen) {
+        metric_match_free(sc->mm);
+        sc->mm = metric_match_new(mf);
+        sc->gen = gen;
+    }
+    if (sc->cap < n) {
+        sc->cap = n;
+        sc->ev = ks_xrealloc(sc->ev, n * sizeof(*sc->ev));
+    }
+    metric_match_reset(sc->mm);
+    for (size_t i = 0; i < n; i++) {
+        struct batch_ev *b = &sc->ev[i];
+        b->time_ms = ev[i].time_ms;
+        b->status = screen_event(sc->scan, e->slot, ev[i].data, ev[i].len, &b->time_ms);
+        if (b->status != EV_OK)
+            continue;
+        b->k = metric_filters_match(sc->mm, gid, ev[i].data, ev[i].len);
+        ring_block(&b->built, ev[i].data, ev[i].len, group, stream, NULL);
+    }
+
+    /* ---- one lock for the whole batch, events counted in order */
+    size_t counted = 0;
+    serve_engine_lock(e);
+    bool current = gen == e->mf_gen;
+    struct serve_source_stats *ss = &e->sources[source];
+    for (size_t i = 0; i < n; i++) {
+        struct batch_ev *b = &sc->ev[i];
+        if (b->status == EV_BAD) {
+            ss->bad++;
+            continue;
+        }
+        if (b->status == EV_UNTIMED) {
+            ss->untimed++;
+            continue;
+        }
+        metric_filters_set_origin(e->mf, e->source_names[source], 0);
+        size_t matched = current ? metric_filters_emit(e->mf, sc->mm, b->k, b->time_ms, e->store)
+                                 : metric_filters_apply_group(e->mf, gid, ev[i].data, ev[i].len,
+                                                              b->time_ms, e->store);
+        count_locked(e, source, matched, b->time_ms, &b->built, 0, now_ms);
+        counted++;
+    }
+    filters_release_locked(e, gen);
+    sc->next = e->scratch_pool;
+    e->scratch_pool = sc;
     serve_engine_unlock(e);
     return counted;
 }
@@ -893,9 +1039,18 @@ static enum ks_err rebuild_filters(struct serve_engine *e, struct ks_diag *diag)
             for (size_t k = 0; k < metric_filters_count(e->mf); k++)
                 if (!strcmp(metric_filters_name(mf, i), metric_filters_name(e->mf, k)))
                     metric_filters_restore_stats(mf, i, metric_filters_stats(e->mf, k));
-        metric_filters_free(e->mf);
+        /* batches still matching against the old set free it when done
+         * (serve_engine_put_events) */
+        if (e->mf_users) {
+            e->retired = ks_xrealloc(e->retired, (e->nretired + 1) * sizeof(*e->retired));
+            e->retired[e->nretired++] = (struct serve_filter_gen){e->mf, e->mf_gen, e->mf_users};
+        } else {
+            metric_filters_free(e->mf);
+        }
     }
     e->mf = mf;
+    e->mf_gen++;
+    e->mf_users = 0;
     return KS_OK;
 }
 
@@ -1231,6 +1386,7 @@ enum ks_err serve_engine_new(const struct config_template *t, const struct serve
         e->opts = *opts;
     e->store = metric_store_new();
     e->ring = ks_xcalloc(SERVE_RING_MAX_EVENTS, sizeof(*e->ring));
+    ks_buf_init(&e->fields, 8 * (KS_MAX_EVENT_BYTES + 1));
     e->plan = event_scan_plan_new();
     for (unsigned i = 0; i < KS_ARRAY_LEN(ring_paths); i++) {
         struct event_path p;
@@ -1345,6 +1501,16 @@ void serve_engine_free(struct serve_engine *e)
     for (size_t i = 0; i < e->ngnames; i++)
         free(e->gnames[i]);
     free(e->gnames);
+    /* the HTTP threads are stopped: no batch holds a scratch or a set */
+    while (e->scratch_pool) {
+        struct serve_ingest_scratch *sc = e->scratch_pool;
+        e->scratch_pool = sc->next;
+        scratch_free(sc);
+    }
+    for (size_t i = 0; i < e->nretired; i++)
+        metric_filters_free(e->retired[i].mf);
+    free(e->retired);
+    ks_buf_release(&e->fields);
     event_scan_free(e->scan);
     event_scan_plan_free(e->plan);
     metric_filters_free(e->mf);

@@ -46,6 +46,14 @@ struct tail_file {
 
 struct tail_watch; /* serve_tail.c: inotify state, pending files, path index */
 
+/* A replaced filter set still used by batches matching outside the lock. */
+struct serve_filter_gen {
+    struct metric_filters *mf;
+    uint64_t gen;
+    size_t users;
+};
+struct serve_ingest_scratch; /* serve_engine.c: one batch's working set */
+
 struct tail {
     char *dir;
     int source;
@@ -108,9 +116,20 @@ struct serve_engine {
     struct serve_response responses[SERVE_ACTIONS_RING];
     size_t responses_head, nresponses;
 
-    struct event_scan_plan *plan;
-    struct event_scan *scan;
+    struct event_scan_plan *plan; /* immutable once built: batches scan with it unlocked */
+    struct event_scan *scan;      /* the lock holder's */
     unsigned slot[9];
+    struct ks_buf fields;         /* serve_engine_recent_fields' text */
+
+    /* PutLogEvents batches match outside the lock (serve_engine_put_events):
+     * mf_gen numbers the filter sets, mf_users counts the batches matching
+     * against e->mf, retired keeps replaced sets until their last batch is
+     * done, scratch_pool the batches' working sets. All under mu. */
+    uint64_t mf_gen;
+    size_t mf_users;
+    struct serve_filter_gen *retired;
+    size_t nretired;
+    struct serve_ingest_scratch *scratch_pool;
 };
 
 /* serve_engine.c, for serve_tail.c */
