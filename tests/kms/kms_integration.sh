@@ -263,7 +263,11 @@ echo "== AWS CLI: grants"
 if kms admin - create-grant --key-id "$K1" --grantee-principal "$APP_ROLE" --operations Decrypt Encrypt; then
     TOKEN=$(jqo .GrantToken)
     kms admin - list-grants --key-id "$K1" || true
-    kms admin - retire-grant --grant-token "$TOKEN" || true
+    if [ -z "$TOKEN" ] || [ "$TOKEN" = null ]; then
+        fail "create-grant answered without a GrantToken: $(head -c 400 <<<"$OUT")"
+    else
+        kms admin - retire-grant --grant-token "$TOKEN" || true
+    fi
 fi
 if kms admin - create-grant --key-id "$K1" --grantee-principal "$APP_ROLE" --operations Decrypt; then
     GID=$(jqo .GrantId)
