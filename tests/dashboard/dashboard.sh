@@ -40,19 +40,7 @@ fi
 [ -d "$HERE/node_modules/playwright-core" ] ||
     skip "tests/dashboard/node_modules is missing (scripts/install-deps.sh runs npm ci there)"
 
-T=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() {
-    echo "FAIL: $1"
-    fail=1
-}
+. "$SRC/tests/lib/harness.sh"
 wait_for() { # SECONDS COMMAND...: retries until the command succeeds
     n=$(($1 * 10))
     shift

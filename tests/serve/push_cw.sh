@@ -20,19 +20,7 @@ for t in curl jq gzip base64; do
     command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
 done
 [ -x $AWS ] || { echo "skip: $AWS not installed"; exit 77; }
-T=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() {
-    echo "FAIL: $1"
-    fail=1
-}
+. "$SRC/tests/lib/harness.sh"
 check() { # NAME COMMAND...: ok when the command succeeds
     n=$1
     shift

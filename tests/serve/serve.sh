@@ -14,19 +14,7 @@ set -eu
 K=$1
 SRC=$2
 LAB=$SRC/examples/lab
-T=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() {
-    echo "FAIL: $1"
-    fail=1
-}
+. "$SRC/tests/lib/harness.sh"
 
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=
