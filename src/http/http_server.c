@@ -121,17 +121,6 @@ bool http_parse_time(const char *s, int64_t *ms)
 
 /* ---- forms --------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static char *decode(const char *s, size_t n)
 {
     char *o = ks_xmalloc(n + 1);
@@ -139,8 +128,8 @@ static char *decode(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             o[k++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            o[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < n && ks_hexval(s[i + 1]) >= 0 && ks_hexval(s[i + 2]) >= 0) {
+            o[k++] = (char)(ks_hexval(s[i + 1]) * 16 + ks_hexval(s[i + 2]));
             i += 2;
         } else {
             o[k++] = s[i];

@@ -55,8 +55,8 @@ static enum ks_err add_reencoded(struct ks_buf *out, const char *p, size_t n)
     for (size_t i = 0; !e && i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         int hi, lo;
-        if (c == '%' && i + 2 < n && (hi = sigv4_hexval(p[i + 1])) >= 0 &&
-            (lo = sigv4_hexval(p[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < n && (hi = ks_hexval(p[i + 1])) >= 0 &&
+            (lo = ks_hexval(p[i + 2])) >= 0) {
             c = (unsigned char)(hi << 4 | lo);
             i += 2;
         }
@@ -71,8 +71,8 @@ enum ks_err sigv4_pct_decode(const char *p, size_t n, struct ks_buf *out)
     for (size_t i = 0; !e && i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         int hi, lo;
-        if (c == '%' && i + 2 < n && (hi = sigv4_hexval(p[i + 1])) >= 0 &&
-            (lo = sigv4_hexval(p[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < n && (hi = ks_hexval(p[i + 1])) >= 0 &&
+            (lo = ks_hexval(p[i + 2])) >= 0) {
             c = (unsigned char)(hi << 4 | lo);
             i += 2;
         }
@@ -345,8 +345,8 @@ static size_t decode_into(const char *p, size_t n, char *dst, size_t cap)
         if (o == cap)
             return SIZE_MAX;
         dst[o] = p[i];
-        if (p[i] == '%' && i + 2 < n && (hi = sigv4_hexval(p[i + 1])) >= 0 &&
-            (lo = sigv4_hexval(p[i + 2])) >= 0) {
+        if (p[i] == '%' && i + 2 < n && (hi = ks_hexval(p[i + 1])) >= 0 &&
+            (lo = ks_hexval(p[i + 2])) >= 0) {
             dst[o] = (char)(hi << 4 | lo);
             i += 2;
         }

@@ -20,8 +20,6 @@ static inline char sigv4_lower(char c)
 bool sigv4_ieq(const char *p, size_t n, const char *lname, size_t lname_len);
 /* RFC 7230 tchar. */
 bool sigv4_is_tchar(unsigned char c);
-/* Value of a hex digit, or -1. */
-int sigv4_hexval(char c);
 
 /* Trims spaces and tabs from both ends of v. */
 struct sigv4_view sigv4_trim(const char *p, size_t n);

@@ -14,17 +14,6 @@ bool sigv4_is_tchar(unsigned char c)
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-int sigv4_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool sigv4_ieq(const char *p, size_t n, const char *lname, size_t lname_len)
 {
     if (n != lname_len)
@@ -276,7 +265,7 @@ enum ks_err sigv4_request_set_payload_hash(struct sigv4_request *req, const char
         if (n != 64)
             return KS_E_INVALID;
         for (size_t i = 0; i < n; i++) {
-            if (sigv4_hexval(hash[i]) < 0)
+            if (ks_hexval(hash[i]) < 0)
                 return KS_E_INVALID;
         }
     }
