@@ -121,7 +121,9 @@ static bool encrypt_with(struct kms_req *r, const struct kms_key *k, int alg, co
 {
     if (k->spec->cls == KMS_CLASS_SYM) {
         if (alg > ALG_SYM) {
-            fail_incompatible(r, enc_algs[alg], k);
+            /* kms_arg_enum gives an index of enc_algs; the bound says so to
+             * readers and analysers alike */
+            fail_incompatible(r, enc_algs[alg <= ALG_SM2 ? alg : ALG_SYM], k);
             return false;
         }
         *alg_out = "SYMMETRIC_DEFAULT";
