@@ -205,37 +205,6 @@ void alarm_def_init(struct alarm_def *def)
     def->comparison = ALARM_CMP_GE;
 }
 
-/* StandardUnit values of the CloudWatch API model. */
-static const char *const standard_units[] = {
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-};
-
 /*
  * Parses "p<int>[.<frac>]" with 1-3 integer digits and 1-2 fraction digits
  * (CloudWatch percentiles have at most two decimals). Returns the percentile
@@ -380,10 +349,7 @@ enum ks_err alarm_def_validate(const struct alarm_def *def, struct ks_diag *diag
         return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
                            "EvaluateLowSampleCountPercentile must be evaluate or ignore");
     if (def->unit) {
-        bool ok = false;
-        for (size_t i = 0; i < KS_ARRAY_LEN(standard_units) && !ok; i++)
-            ok = strcmp(standard_units[i], def->unit) == 0;
-        if (!ok)
+        if (!ks_cw_unit_valid(def->unit))
             return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
                                "Unit '%.64s' is not a CloudWatch standard unit", def->unit);
     }

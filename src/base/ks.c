@@ -252,3 +252,22 @@ enum ks_err ks_buf_add_json_str(struct ks_buf *b, const char *s, size_t n)
     }
     return ks_buf_add(b, s + run, n - run);
 }
+
+const char *const ks_cw_units[] = {
+    "Seconds",          "Microseconds",     "Milliseconds",     "Bytes",
+    "Kilobytes",        "Megabytes",        "Gigabytes",        "Terabytes",
+    "Bits",             "Kilobits",         "Megabits",         "Gigabits",
+    "Terabits",         "Percent",          "Count",            "Bytes/Second",
+    "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second",
+    "Bits/Second",      "Kilobits/Second",  "Megabits/Second",  "Gigabits/Second",
+    "Terabits/Second",  "Count/Second",     "None",
+};
+const size_t ks_cw_units_count = sizeof(ks_cw_units) / sizeof(ks_cw_units[0]);
+
+bool ks_cw_unit_valid(const char *unit)
+{
+    for (size_t i = 0; unit && i < ks_cw_units_count; i++)
+        if (!strcmp(unit, ks_cw_units[i]))
+            return true;
+    return false;
+}

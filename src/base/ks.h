@@ -91,6 +91,13 @@ KS_MUST_CHECK enum ks_err ks_buf_add_json_str(struct ks_buf *b, const char *s, s
  */
 bool ks_text_clean(const char *p, size_t len, size_t *bad_at);
 
+/* CloudWatch's StandardUnit values (the API model's enum, "None" last): the
+ * config loader, the alarm definitions and PutMetricData all check units
+ * against this one list. */
+extern const char *const ks_cw_units[];
+extern const size_t ks_cw_units_count;
+bool ks_cw_unit_valid(const char *unit);
+
 /* The value of a hex digit (either case), or -1. */
 static inline int ks_hexval(int c)
 {

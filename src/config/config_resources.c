@@ -493,36 +493,6 @@ static enum ks_err max_items(struct cfg *c, const struct cnode *obj, const char 
     return KS_OK;
 }
 
-static const char *const units[] = {
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-};
-
 static const char *const statistics[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"};
 
 /* ---- per type ---- */
@@ -608,7 +578,7 @@ static enum ks_err check_transformation(struct cfg *c, const struct cnode *t)
         return prop_error(c, t, "MetricValue",
                           "'%s' is neither a number nor a field reference ($.field or $name)",
                           val->str);
-    if ((err = one_of(c, t, "Unit", units, KS_ARRAY_LEN(units))))
+    if ((err = one_of(c, t, "Unit", ks_cw_units, ks_cw_units_count)))
         return err;
     if (dims && dims->len > 3)
         return prop_error(c, t, "Dimensions", "%zu dimensions; at most 3 allowed", dims->len);
@@ -745,7 +715,7 @@ static enum ks_err check_alarm(struct cfg *c, const struct cnode *p)
         (err = one_of(c, p, "TreatMissingData", missing, KS_ARRAY_LEN(missing))) ||
         (err =
              one_of(c, p, "EvaluateLowSampleCountPercentile", lowcount, KS_ARRAY_LEN(lowcount))) ||
-        (err = one_of(c, p, "Unit", units, KS_ARRAY_LEN(units))) ||
+        (err = one_of(c, p, "Unit", ks_cw_units, ks_cw_units_count)) ||
         (err = length_in(c, p, "AlarmDescription", 0, 1024)) ||
         (err = max_items(c, p, "AlarmActions", 5)) || (err = max_items(c, p, "OKActions", 5)) ||
         (err = max_items(c, p, "InsufficientDataActions", 5)) ||

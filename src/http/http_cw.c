@@ -552,22 +552,6 @@ static void get_statistics(struct http_req *r, const struct http_form *f)
 #define CW_PUT_MAX_DATA   1000 /* MetricData members per call, as AWS */
 #define CW_PUT_MAX_VALUES 150  /* Values per member, as AWS */
 
-static const char *const standard_units[] = {
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
-    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
-    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
-    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
-    "Terabits/Second", "Count/Second", "None",
-};
-
-static bool unit_ok(const char *u)
-{
-    for (size_t i = 0; i < KS_ARRAY_LEN(standard_units); i++)
-        if (!strcmp(u, standard_units[i]))
-            return true;
-    return false;
-}
-
 /* "Prefix.Name" from the form, or NULL. */
 static const char *getf(const struct http_form *f, const char *prefix, const char *name)
 {
@@ -635,7 +619,7 @@ static void put_metric_data(struct http_req *r, const struct http_form *f)
         }
         d->metric_name = name;
         d->unit = getf(f, pre, "Unit");
-        if (d->unit && !unit_ok(d->unit)) {
+        if (d->unit && !ks_cw_unit_valid(d->unit)) {
             snprintf(msg, sizeof(msg), "The value %.100s for parameter %s.Unit is invalid.",
                      d->unit, pre);
             http_cw_error(r, 400, "InvalidParameterValue", msg);
