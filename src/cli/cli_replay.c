@@ -14,6 +14,11 @@
  * each alarm is evaluated once more at its first evaluation time after the
  * newest event (or on to --until).
  *
+ * The alarms run on the serve engine with an event-time clock (serve.h,
+ * "event time"): it builds the filters, alarms and composites, evaluates,
+ * and queues actions with their context; replay reads, keeps the watermark
+ * and reports what the engine's hooks hand it.
+ *
  * With --db FILE the metric store, the alarm states and the position in the
  * input commit together every --commit-every events (default
  * REPLAY_COMMIT_EVENTS); a rerun with the same arguments resumes after the
@@ -192,30 +197,26 @@ struct chart_point {
     bool have; /* false: the period had no datapoint */
 };
 
-struct ralarm {
-    struct alarm *a;
-    int64_t next_eval;
-    uint64_t transitions;
-    /* The newest period of each evaluation, kept as the replay goes so that
-     * old buckets can expire; halved (max of pairs) whenever it fills. */
+/* The newest period of each evaluation of one metric alarm, kept as the
+ * replay goes so that old buckets can expire; halved (max of pairs) whenever
+ * it fills. */
+struct chart {
     struct chart_point *pts;
     size_t npts;
     int64_t last_pt;
 };
 
-struct rcomp {
-    struct alarm_composite *c;
-    uint64_t transitions;
-};
-
 struct replay {
     struct config_template *tpl;
+    /* The serve engine on an event-time clock evaluates the alarms and hands
+     * their transitions to the outbox (serve.h, "event time"); replay reads
+     * the input, keeps the watermark, and reports. mf and store are the
+     * engine's; alarms never change during a run, so the counts hold. */
+    struct serve_engine *eng;
     struct metric_filters *mf;
     struct metric_store *store;
-    struct ralarm *alarms;
-    size_t nalarms;
-    struct rcomp *comps;
-    size_t ncomps;
+    size_t nalarms, ncomps;
+    struct chart *charts; /* one per metric alarm, as indexed by the engine */
     bool created;
     int64_t first_time, max_time, watermark, lateness_ms;
     int64_t retention_ms, next_expire;
@@ -244,7 +245,7 @@ struct replay {
     struct respond *responder;
     struct store *notify_db; /* the --db store, or a temporary one */
     char *tmp_db_dir;
-    uint64_t enqueued;
+    uint64_t enqueue_failures; /* the engine's count at the last look */
 };
 
 static void iso_time(char *buf, size_t n, int64_t ms)
@@ -256,32 +257,14 @@ static void iso_time(char *buf, size_t n, int64_t ms)
              tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* The periods an evaluation at eval_ms judged: [*start, *end). */
-static void eval_window(const struct alarm_def *def, int64_t eval_ms, int64_t *start, int64_t *end)
+static const struct alarm *alarm_at(const struct replay *r, size_t i)
 {
-    int64_t step = def->period < 60 ? 10000 : 60000;
-    *end = eval_ms - (eval_ms % step);
-    *start = *end - (int64_t)def->period * 1000 * def->evaluation_periods;
+    return serve_engine_alarm(r->eng, i);
 }
 
-static bool child_state(void *ctx, const char *name, struct alarm_child_state *out)
+static const struct alarm_composite *composite_at(const struct replay *r, size_t i)
 {
-    struct replay *r = ctx;
-    for (size_t i = 0; i < r->nalarms; i++) {
-        if (!strcmp(alarm_get_def(r->alarms[i].a)->name, name)) {
-            out->state = alarm_get_state(r->alarms[i].a);
-            out->timestamp_ms = alarm_state_updated_ms(r->alarms[i].a);
-            return true;
-        }
-    }
-    for (size_t i = 0; i < r->ncomps; i++) {
-        if (!strcmp(alarm_composite_get_def(r->comps[i].c)->name, name)) {
-            out->state = alarm_composite_state(r->comps[i].c);
-            out->timestamp_ms = alarm_composite_state_updated_ms(r->comps[i].c);
-            return true;
-        }
-    }
-    return false;
+    return serve_engine_composite(r->eng, i);
 }
 
 /* ---- context: who did it ---------------------------------------------- */
@@ -354,7 +337,7 @@ static void build_context(struct replay *r, const struct alarm_def *def, int64_t
 {
     memset(c, 0, sizeof(*c));
     int64_t start, end;
-    eval_window(def, eval_ms, &start, &end);
+    serve_alarm_window(def, eval_ms, false, &start, &end);
     long series = serve_alarm_series(r->store, def);
     if (series >= 0)
         metric_filters_recent(r->mf, series, start, end, ctx_event, c);
@@ -444,53 +427,6 @@ static void context_json(const struct ctx *c)
     fputs("]}", stdout);
 }
 
-static void ctx_feed(void *ud, const struct metric_event_info *ev)
-{
-    struct notify_context_event ne = {
-        .time_ms = ev->time_ms,
-        .event_name = ev->event_name,
-        .event_id = ev->event_id,
-        .principal = ev->principal,
-        .key = ev->key,
-        .source_ip = ev->source_ip,
-        .error_code = ev->error_code,
-        .user_agent = ev->user_agent,
-        .file = ev->file,
-        .offset = ev->offset,
-    };
-    notify_context_acc_add(ud, &ne);
-}
-
-/* Queues a transition's actions in the outbox (replay --notify). */
-static void enqueue(struct replay *r, const struct notify_alarm *na, const struct alarm_def *def,
-                    const struct alarm_change *ch)
-{
-    if (!r->hub || ch->n_actions == 0)
-        return;
-    struct notify_context_acc *acc = notify_context_acc_new();
-    struct notify_context nctx;
-    memset(&nctx, 0, sizeof(nctx));
-    if (def) {
-        int64_t start, end;
-        eval_window(def, ch->time_ms, &start, &end);
-        long series = serve_alarm_series(r->store, def);
-        if (series >= 0)
-            metric_filters_recent(r->mf, series, start, end, ctx_feed, acc);
-        notify_context_acc_get(acc, start, end, &nctx);
-    }
-    struct notify_event ev = {.alarm = *na, .change = ch, .context = def ? &nctx : NULL};
-    struct notify_enqueue_result res;
-    struct ks_diag d;
-    if (notify_hub_enqueue(r->hub, &ev, &res, &d) != KS_OK) {
-        cli_error("cannot queue the actions of a state change: %s", d.msg);
-        r->failed = 1;
-    } else {
-        r->enqueued += res.rows;
-        notify_hub_kick(r->hub);
-    }
-    notify_context_acc_free(acc);
-}
-
 static void report_change(struct replay *r, const char *name, const char *type,
                           const struct alarm_change *ch, const struct alarm_def *def)
 {
@@ -529,27 +465,35 @@ static void report_change(struct replay *r, const char *name, const char *type,
     fputs("}\n", stdout);
 }
 
-static void eval_composites(struct replay *r, int64_t t)
+/* serve_actions_fn: every transition the engine makes, after its actions
+ * went to the outbox. A composite releasing actions it held is no state
+ * change and prints nothing. */
+static void on_change(void *ud, const char *name, const struct alarm_change *ch, bool early)
 {
-    struct alarm_change ch;
-    alarm_change_init(&ch);
-    for (size_t i = 0; i < r->ncomps; i++) {
-        while (alarm_composite_evaluate(r->comps[i].c, t, child_state, r, &ch)) {
-            if (ch.state_changed) {
-                r->comps[i].transitions++;
-                report_change(r, alarm_composite_get_def(r->comps[i].c)->name, "CompositeAlarm",
-                              &ch, NULL);
-                struct notify_alarm na = {.metric = NULL, .composite = r->comps[i].c};
-                enqueue(r, &na, NULL, &ch);
-            }
-        }
+    struct replay *r = ud;
+    (void)early; /* early fire is a wall-clock feature; advance never fires early */
+    struct serve_action_stats as;
+    serve_engine_action_stats(r->eng, &as);
+    if (as.enqueue_failures != r->enqueue_failures) {
+        r->enqueue_failures = as.enqueue_failures;
+        cli_error("cannot queue the actions of a state change of '%s'", name);
+        r->failed = 1;
     }
-    alarm_change_release(&ch);
+    if (!ch->state_changed)
+        return;
+    const struct alarm_def *def = NULL;
+    for (size_t i = 0; i < r->nalarms && !def; i++)
+        if (!strcmp(alarm_get_def(alarm_at(r, i))->name, name))
+            def = alarm_get_def(alarm_at(r, i));
+    report_change(r, name, def ? "MetricAlarm" : "CompositeAlarm", ch, def);
 }
 
-static void record_point(struct replay *r, struct ralarm *ra, int64_t eval_ms)
+/* serve_eval_fn: the chart keeps the newest period of each evaluation. */
+static void record_point(void *ud, size_t alarm, int64_t eval_ms)
 {
-    const struct alarm_def *def = alarm_get_def(ra->a);
+    struct replay *r = ud;
+    struct chart *ra = &r->charts[alarm];
+    const struct alarm_def *def = alarm_get_def(alarm_at(r, alarm));
     int64_t step = def->period < 60 ? 10000 : 60000;
     int64_t t0 = eval_ms - (eval_ms % step);
     int64_t start = t0 - (int64_t)def->period * 1000;
@@ -573,45 +517,13 @@ static void record_point(struct replay *r, struct ralarm *ra, int64_t eval_ms)
     ra->last_pt = start;
 }
 
-/* Runs every evaluation due at or before t, in time order. */
-static void advance(struct replay *r, int64_t t)
-{
-    struct alarm_change ch;
-    alarm_change_init(&ch);
-    for (;;) {
-        int64_t next = INT64_MAX;
-        for (size_t i = 0; i < r->nalarms; i++)
-            if (r->alarms[i].next_eval < next)
-                next = r->alarms[i].next_eval;
-        if (next > t || next == INT64_MAX)
-            break;
-        for (size_t i = 0; i < r->nalarms; i++) {
-            struct ralarm *ra = &r->alarms[i];
-            if (ra->next_eval != next)
-                continue;
-            if (alarm_evaluate(ra->a, next, serve_alarm_query, r->store, &ch)) {
-                ra->transitions++;
-                report_change(r, alarm_get_def(ra->a)->name, "MetricAlarm", &ch,
-                              alarm_get_def(ra->a));
-                struct notify_alarm na = {.metric = ra->a, .composite = NULL};
-                enqueue(r, &na, alarm_get_def(ra->a), &ch);
-            }
-            record_point(r, ra, next);
-            ra->next_eval = alarm_next_evaluation(ra->a, next);
-        }
-        eval_composites(r, next);
-    }
-    alarm_change_release(&ch);
-}
-
 static void create_alarms(struct replay *r, int64_t t0)
 {
     r->created = true;
     r->first_time = t0;
     /* created just before the first event: the first evaluation after it sees
      * that event's period */
-    for (size_t i = 0; i < r->nalarms; i++)
-        r->alarms[i].next_eval = alarm_next_evaluation(r->alarms[i].a, t0);
+    serve_engine_schedule(r->eng, t0);
 }
 
 static void show_progress(struct replay *r, bool final)
@@ -675,11 +587,11 @@ static int commit(struct replay *r)
     }
     for (size_t i = 0; i < r->nalarms; i++) {
         sqlite3_reset(q);
-        sqlite3_bind_text(q, 1, alarm_get_def(r->alarms[i].a)->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, alarm_state_name(alarm_get_state(r->alarms[i].a)), -1,
+        sqlite3_bind_text(q, 1, alarm_get_def(alarm_at(r, i))->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, alarm_state_name(alarm_get_state(alarm_at(r, i))), -1,
                           SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, r->alarms[i].next_eval);
-        sqlite3_bind_int64(q, 4, (sqlite3_int64)r->alarms[i].transitions);
+        sqlite3_bind_int64(q, 3, serve_engine_alarm_next_eval(r->eng, i));
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)serve_engine_alarm_transitions(r->eng, i));
         if (sqlite3_step(q) != SQLITE_DONE) {
             sqlite3_finalize(q);
             store_fail(r->db, &d, "saving alarm state");
@@ -688,11 +600,12 @@ static int commit(struct replay *r)
     }
     for (size_t i = 0; i < r->ncomps; i++) {
         sqlite3_reset(q);
-        sqlite3_bind_text(q, 1, alarm_composite_get_def(r->comps[i].c)->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, alarm_state_name(alarm_composite_state(r->comps[i].c)), -1,
+        sqlite3_bind_text(q, 1, alarm_composite_get_def(composite_at(r, i))->name, -1,
                           SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, alarm_composite_state_updated_ms(r->comps[i].c));
-        sqlite3_bind_int64(q, 4, (sqlite3_int64)r->comps[i].transitions);
+        sqlite3_bind_text(q, 2, alarm_state_name(alarm_composite_state(composite_at(r, i))), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, alarm_composite_state_updated_ms(composite_at(r, i)));
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)serve_engine_composite_transitions(r->eng, i));
         if (sqlite3_step(q) != SQLITE_DONE) {
             sqlite3_finalize(q);
             store_fail(r->db, &d, "saving alarm state");
@@ -755,31 +668,13 @@ static int restore(struct replay *r, struct store_checkpoint *cp, bool *found)
     while (sqlite3_step(q) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(q, 0);
         enum alarm_state s;
-        if (!alarm_state_parse((const char *)sqlite3_column_text(q, 1), &s))
+        if (!name || !alarm_state_parse((const char *)sqlite3_column_text(q, 1), &s))
             continue;
-        for (size_t i = 0; i < r->nalarms; i++) {
-            if (strcmp(alarm_get_def(r->alarms[i].a)->name, name))
-                continue;
-            bool changed;
-            struct ks_diag dd;
-            int64_t next = sqlite3_column_int64(q, 2);
-            if (alarm_set_state(r->alarms[i].a, s, "Restored from a replay checkpoint", NULL, next,
-                                &changed, NULL, &dd) != KS_OK)
-                continue;
-            r->alarms[i].next_eval = next;
-            r->alarms[i].transitions = (uint64_t)sqlite3_column_int64(q, 3);
-        }
-        for (size_t i = 0; i < r->ncomps; i++) {
-            if (strcmp(alarm_composite_get_def(r->comps[i].c)->name, name))
-                continue;
-            bool changed;
-            struct ks_diag dd;
-            if (alarm_composite_set_state(r->comps[i].c, s, "Restored from a replay checkpoint",
-                                          NULL, sqlite3_column_int64(q, 2), &changed, NULL,
-                                          &dd) != KS_OK)
-                continue;
-            r->comps[i].transitions = (uint64_t)sqlite3_column_int64(q, 3);
-        }
+        /* column 3 is a metric alarm's next evaluation (the state holds from
+         * then) and a composite's state time */
+        int64_t at = sqlite3_column_int64(q, 2);
+        serve_engine_restore_alarm(r->eng, name, s, "Restored from a replay checkpoint", at, at,
+                                   (uint64_t)sqlite3_column_int64(q, 3));
     }
     sqlite3_finalize(q);
     if (sqlite3_prepare_v2(store_db(r->db), "SELECT * FROM filter_stats", -1, &q, NULL) !=
@@ -848,7 +743,7 @@ static int on_event(void *ud, const struct event *ev)
         int64_t wm = r->max_time - r->lateness_ms;
         if (wm > r->watermark) {
             r->watermark = wm;
-            advance(r, wm);
+            serve_engine_advance(r->eng, wm);
             if (wm >= r->next_expire) {
                 /* evaluations up to the watermark are done: older buckets
                  * than any alarm can still look at are not needed */
@@ -911,21 +806,16 @@ static int setup_notify(struct replay *r, bool dry_run, const char *respond_trai
         cli_error("%s", d.msg);
         return -1;
     }
+    serve_engine_set_hub(r->eng, r->hub);
     return 0;
 }
 
-/* A delivery's outcome becomes the alarm's Action history item, and a line. */
+/* A delivery's outcome becomes the alarm's Action history item (as in
+ * serve), and a line. Called without the engine lock: the engine takes it. */
 static void on_outcome(void *ud, const struct notify_outcome *o)
 {
     struct replay *r = ud;
-    for (size_t i = 0; i < r->nalarms; i++)
-        if (!strcmp(alarm_get_def(r->alarms[i].a)->name, o->alarm_name))
-            alarm_record_action(r->alarms[i].a, o->time_ms, o->action_arn, o->state_update_ms,
-                                o->published_message, o->error);
-    for (size_t i = 0; i < r->ncomps; i++)
-        if (!strcmp(alarm_composite_get_def(r->comps[i].c)->name, o->alarm_name))
-            alarm_composite_record_action(r->comps[i].c, o->time_ms, o->action_arn,
-                                          o->state_update_ms, o->published_message, o->error);
+    serve_engine_outcome(r->eng, o);
     if (r->quiet && !r->json)
         return;
     char t[40];
@@ -957,6 +847,8 @@ static int drain_notify(struct replay *r, int64_t timeout_ms)
 {
     struct notify_stats left;
     struct ks_diag d;
+    struct serve_action_stats as;
+    serve_engine_action_stats(r->eng, &as);
     enum ks_err e = notify_hub_drain(r->hub, timeout_ms, &left, &d);
     uint64_t dropped = 0;
     notify_hub_poll_outcomes(r->hub, on_outcome, r, &dropped);
@@ -967,7 +859,7 @@ static int drain_notify(struct replay *r, int64_t timeout_ms)
         fprintf(stderr,
                 "keysentry: notifications: %llu queued, %llu delivered, %llu dead-lettered, "
                 "%llu still pending%s\n",
-                (unsigned long long)r->enqueued, (unsigned long long)left.delivered,
+                (unsigned long long)as.enqueued, (unsigned long long)left.delivered,
                 (unsigned long long)left.dead,
                 (unsigned long long)(left.pending + left.inflight + left.grouped),
                 e == KS_E_LIMIT ? " (timed out; they stay in the outbox)" : "");
@@ -982,14 +874,17 @@ static int drain_notify(struct replay *r, int64_t timeout_ms)
 
 static int build(struct replay *r, const char *tpl_path)
 {
+    /* checked first with the CLI's messages (file:line:col, the caret under
+     * a bad pattern), as validate prints them; the engine then builds the
+     * same definitions */
     const struct config_template *t = r->tpl;
-    r->mf = metric_filters_new();
-    for (size_t i = 0; i < t->n_metric_filters; i++)
-        if (cli_add_filter(r->mf, &t->metric_filters[i], tpl_path) != 0)
-            return -1;
-    metric_filters_finish(r->mf);
-
-    r->alarms = ks_xcalloc(t->n_alarms ? t->n_alarms : 1, sizeof(*r->alarms));
+    struct metric_filters *mf = metric_filters_new();
+    int bad = 0;
+    for (size_t i = 0; i < t->n_metric_filters && !bad; i++)
+        bad = cli_add_filter(mf, &t->metric_filters[i], tpl_path);
+    metric_filters_free(mf);
+    if (bad)
+        return -1;
     for (size_t i = 0; i < t->n_alarms; i++) {
         const struct config_alarm *ca = &t->alarms[i];
         if (ca->n_metrics) {
@@ -1003,26 +898,39 @@ static int build(struct replay *r, const char *tpl_path)
         struct alarm_dimension dims[ALARM_MAX_DIMENSIONS];
         if (cli_alarm_def(t, ca, &def, dims, tpl_path) != 0)
             return -1;
-        r->alarms[r->nalarms].a = alarm_new(&def, 0);
-        r->alarms[r->nalarms].next_eval = INT64_MAX;
-        r->nalarms++;
     }
-    r->comps = ks_xcalloc(t->n_composite_alarms ? t->n_composite_alarms : 1, sizeof(*r->comps));
     for (size_t i = 0; i < t->n_composite_alarms; i++) {
         struct alarm_composite_def def;
         if (cli_composite_def(t, &t->composite_alarms[i], &def, tpl_path) != 0)
             return -1;
-        r->comps[r->ncomps++].c = alarm_composite_new(&def, 0);
     }
+    /* created at time 0 as replay always did: the clock starts at the first
+     * event (serve_engine_schedule); the engine's log stays quiet, replay
+     * reports on its own */
+    struct serve_options so = {.on_change = on_change, .on_change_ctx = r, .quiet = true};
+    struct ks_diag d;
+    ks_diag_clear(&d);
+    if (serve_engine_new(t, &so, 0, &r->eng, &d) != KS_OK) {
+        cli_error("%s: %s", tpl_path, d.msg);
+        return -1;
+    }
+    serve_engine_lock(r->eng);
+    serve_engine_event_clock(r->eng, record_point, r);
+    r->mf = serve_engine_filters_mut(r->eng);
+    r->store = serve_engine_store_mut(r->eng);
+    r->nalarms = serve_engine_alarm_count(r->eng);
+    r->ncomps = serve_engine_composite_count(r->eng);
+    r->charts = ks_xcalloc(r->nalarms ? r->nalarms : 1, sizeof(*r->charts));
+    serve_engine_unlock(r->eng);
     return 0;
 }
 
 /* ---- the readable summary ---------------------------------------------- */
 
-static void chart(struct replay *r, struct ralarm *ra)
+static void chart(struct replay *r, size_t alarm)
 {
-    (void)r;
-    const struct alarm_def *def = alarm_get_def(ra->a);
+    const struct chart *ra = &r->charts[alarm];
+    const struct alarm_def *def = alarm_get_def(alarm_at(r, alarm));
     if (ra->npts == 0)
         return;
     int64_t start = ra->pts[0].start;
@@ -1122,22 +1030,22 @@ static void summary(struct replay *r, double secs)
         }
         fputs("},\"alarms\":{", stdout);
         for (size_t i = 0; i < r->nalarms; i++) {
-            const char *n = alarm_get_def(r->alarms[i].a)->name;
+            const char *n = alarm_get_def(alarm_at(r, i))->name;
             if (i)
                 fputc(',', stdout);
             cli_json_string(stdout, n, strlen(n));
             printf(":{\"state\":\"%s\",\"transitions\":%llu}",
-                   alarm_state_name(alarm_get_state(r->alarms[i].a)),
-                   (unsigned long long)r->alarms[i].transitions);
+                   alarm_state_name(alarm_get_state(alarm_at(r, i))),
+                   (unsigned long long)serve_engine_alarm_transitions(r->eng, i));
         }
         for (size_t i = 0; i < r->ncomps; i++) {
-            const char *n = alarm_composite_get_def(r->comps[i].c)->name;
+            const char *n = alarm_composite_get_def(composite_at(r, i))->name;
             if (i || r->nalarms)
                 fputc(',', stdout);
             cli_json_string(stdout, n, strlen(n));
             printf(":{\"state\":\"%s\",\"transitions\":%llu}",
-                   alarm_state_name(alarm_composite_state(r->comps[i].c)),
-                   (unsigned long long)r->comps[i].transitions);
+                   alarm_state_name(alarm_composite_state(composite_at(r, i))),
+                   (unsigned long long)serve_engine_composite_transitions(r->eng, i));
         }
         fputs("},\"metrics\":[", stdout);
         for (size_t i = 0; i < metric_store_series_count(r->store); i++) {
@@ -1183,17 +1091,17 @@ static void summary(struct replay *r, double secs)
     }
     printf("\nalarms:\n  %-32s %-18s %s\n", "name", "final state", "transitions");
     for (size_t i = 0; i < r->nalarms; i++)
-        printf("  %-32s %-18s %llu\n", alarm_get_def(r->alarms[i].a)->name,
-               alarm_state_name(alarm_get_state(r->alarms[i].a)),
-               (unsigned long long)r->alarms[i].transitions);
+        printf("  %-32s %-18s %llu\n", alarm_get_def(alarm_at(r, i))->name,
+               alarm_state_name(alarm_get_state(alarm_at(r, i))),
+               (unsigned long long)serve_engine_alarm_transitions(r->eng, i));
     for (size_t i = 0; i < r->ncomps; i++)
-        printf("  %-32s %-18s %llu\n", alarm_composite_get_def(r->comps[i].c)->name,
-               alarm_state_name(alarm_composite_state(r->comps[i].c)),
-               (unsigned long long)r->comps[i].transitions);
+        printf("  %-32s %-18s %llu\n", alarm_composite_get_def(composite_at(r, i))->name,
+               alarm_state_name(alarm_composite_state(composite_at(r, i))),
+               (unsigned long long)serve_engine_composite_transitions(r->eng, i));
     if (r->events) {
         for (size_t i = 0; i < r->nalarms; i++) {
-            printf("\n  %s\n", alarm_get_def(r->alarms[i].a)->name);
-            chart(r, &r->alarms[i]);
+            printf("\n  %s\n", alarm_get_def(alarm_at(r, i))->name);
+            chart(r, i);
         }
     }
 }
@@ -1371,13 +1279,13 @@ int cli_replay(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
-    r.store = metric_store_new();
+    serve_engine_lock(r.eng);
     if (!retention_given) {
         /* keep what the longest-looking alarm can still ask for after the
          * watermark passes, plus the lateness window, plus an hour */
         int64_t look = 0;
         for (size_t i = 0; i < r.nalarms; i++) {
-            const struct alarm_def *ad = alarm_get_def(r.alarms[i].a);
+            const struct alarm_def *ad = alarm_get_def(alarm_at(&r, i));
             int64_t l = (int64_t)ad->period * 1000 *
                         (ad->evaluation_periods + (ad->period < 300 ? 300 / ad->period + 2 : 3));
             if (l > look)
@@ -1385,6 +1293,7 @@ int cli_replay(int argc, char **argv)
         }
         r.retention_ms = look + r.lateness_ms + 3600 * 1000;
     }
+    serve_engine_unlock(r.eng);
     if (r.retention_ms == 0)
         r.retention_ms = INT64_MAX / 4; /* --retention 0: keep everything */
     for (int i = optind; i < argc; i++)
@@ -1401,7 +1310,10 @@ int cli_replay(int argc, char **argv)
         }
         struct store_checkpoint cp;
         bool found;
-        if (restore(&r, &cp, &found) != 0) {
+        serve_engine_lock(r.eng);
+        int restored = restore(&r, &cp, &found);
+        serve_engine_unlock(r.eng);
+        if (restored != 0) {
             rc = CLI_FAIL;
             goto out;
         }
@@ -1436,6 +1348,8 @@ int cli_replay(int argc, char **argv)
     event_reader_opts_init(&opts);
     opts.want_time = true;
     opts.errors = r.quiet ? NULL : stderr;
+    /* one thread drives the engine: the lock is taken once, not per event */
+    serve_engine_lock(r.eng);
     for (size_t i = first_file; i < in.n && !r.failed; i++) {
         r.file_index = i + 1;
         r.cur_file = in.v[i].path;
@@ -1448,6 +1362,7 @@ int cli_replay(int argc, char **argv)
     }
     show_progress(&r, true);
     if (r.failed) {
+        serve_engine_unlock(r.eng);
         rc = CLI_FAIL;
         goto out;
     }
@@ -1458,34 +1373,33 @@ int cli_replay(int argc, char **argv)
             horizon = r.until_ms;
         else
             for (size_t i = 0; i < r.nalarms; i++) {
-                int64_t n = alarm_next_evaluation(r.alarms[i].a, r.max_time);
+                int64_t n = alarm_next_evaluation(alarm_at(&r, i), r.max_time);
                 if (n > horizon)
                     horizon = n;
             }
-        advance(&r, horizon);
+        serve_engine_advance(r.eng, horizon);
     }
     if (commit(&r) != 0)
         rc = CLI_FAIL;
+    serve_engine_unlock(r.eng); /* the outcomes drain_notify reports take it */
     if (r.hub && drain_notify(&r, notify_timeout_ms) != 0)
         rc = CLI_FAIL;
     if (r.st.bad_file)
         rc = CLI_FAIL;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
+    serve_engine_lock(r.eng);
     summary(&r, (double)(now.tv_sec - r.started.tv_sec) +
                     (double)(now.tv_nsec - r.started.tv_nsec) / 1e9);
+    serve_engine_unlock(r.eng);
 out:
     for (size_t i = 0; i < in.n; i++)
         free(in.v[i].path);
     free(in.v);
-    for (size_t i = 0; i < r.nalarms; i++) {
-        alarm_free(r.alarms[i].a);
-        free(r.alarms[i].pts);
-    }
-    free(r.alarms);
-    for (size_t i = 0; i < r.ncomps; i++)
-        alarm_composite_free(r.comps[i].c);
-    free(r.comps);
+    for (size_t i = 0; i < r.nalarms; i++)
+        free(r.charts[i].pts);
+    free(r.charts);
+    /* the hub's workers stop before the engine that points at the hub goes */
     notify_hub_free(r.hub);
     respond_free(r.responder);
     if (r.notify_db != r.db)
@@ -1506,8 +1420,7 @@ out:
         rmdir(r.tmp_db_dir);
         free(r.tmp_db_dir);
     }
-    metric_filters_free(r.mf);
-    metric_store_free(r.store);
+    serve_engine_free(r.eng);
     store_close(r.db);
     config_template_free(r.tpl);
     if (fflush(stdout) != 0)

@@ -2,7 +2,8 @@
 /*
  * serve: the live pipeline behind `keysentry serve` (issue 6, docs/serve.md).
  *
- * One engine holds what replay builds per run (src/cli/cli_replay.c): the
+ * One engine runs a template for serve and for replay (src/cli/cli_replay.c
+ * drives it on an event-time clock, see "event time" at the end): the
  * template's metric filters, the metric store, the alarms and composites,
  * plus what a daemon needs on top: sources with counters and delivery lag,
  * a bounded ring of recent events for search, log groups and streams for the
@@ -401,5 +402,60 @@ KS_MUST_CHECK enum ks_err serve_engine_put_metric_data(struct serve_engine *e, c
                                                        const struct serve_metric_datum *data,
                                                        size_t n, int64_t now_ms,
                                                        struct ks_diag *diag);
+
+/* ---- event time: replay on this engine ------------------------------------ */
+
+/*
+ * keysentry replay (src/cli/cli_replay.c) runs archives through this engine
+ * on an event-time clock instead of the wall clock: the template is built by
+ * serve_engine_new as for serve, transitions reach opts.on_change and the hub
+ * (serve_engine_set_hub) through the same path, and only the clock differs.
+ * The driver feeds the filters itself (serve_engine_filters_mut,
+ * metric_filters_apply) and calls serve_engine_advance with its watermark.
+ *
+ * All of these are "lock held": a single-threaded driver takes the lock once
+ * per batch of events instead of once per event (the replay hot path).
+ */
+
+/* Called after each metric alarm evaluation serve_engine_advance runs;
+ * alarm is the index for serve_engine_alarm (replay draws its charts). */
+typedef void serve_eval_fn(void *ctx, size_t alarm, int64_t eval_ms);
+
+/* Switches to the event-time clock: every metric alarm is unscheduled until
+ * serve_engine_schedule or serve_engine_restore_alarm gives it a time, and
+ * serve_engine_tick must not be used. on_eval may be NULL. */
+void serve_engine_event_clock(struct serve_engine *e, serve_eval_fn *on_eval, void *ctx);
+/* Every metric alarm's next evaluation becomes its first after t_ms (replay:
+ * the first event's time, so that evaluation sees the event's period). */
+void serve_engine_schedule(struct serve_engine *e, int64_t t_ms);
+/*
+ * Runs every evaluation due at or before t_ms in time order: at each
+ * evaluation time the metric alarms due then (in template order), then the
+ * composites. serve_engine_tick evaluates an overdue alarm once and moves on
+ * to its next time after now; this skips nothing, so the transitions depend
+ * only on the data and on t_ms, never on how often it is called. A late
+ * event (before the last t_ms) counts at the next evaluation due: evaluations
+ * already run are final, as replay's watermark promises.
+ */
+void serve_engine_advance(struct serve_engine *e, int64_t t_ms);
+
+/* What replay --db checkpoints beside the store (its own tables' meaning). */
+int64_t serve_engine_alarm_next_eval(const struct serve_engine *e, size_t i);
+uint64_t serve_engine_alarm_transitions(const struct serve_engine *e, size_t i);
+uint64_t serve_engine_composite_transitions(const struct serve_engine *e, size_t i);
+/*
+ * Puts the metric or composite alarm `name` back in `state` as of at_ms
+ * (SetAlarmState with `reason`, no actions) with its transition count; a
+ * metric alarm's next evaluation becomes next_eval_ms. False when there is
+ * no such alarm or the state does not apply.
+ */
+bool serve_engine_restore_alarm(struct serve_engine *e, const char *name, enum alarm_state state,
+                                const char *reason, int64_t at_ms, int64_t next_eval_ms,
+                                uint64_t transitions);
+/* The engine's own filters and store, to feed and persist them. Valid until
+ * serve_engine_put_filter / serve_engine_delete_filter (which serve's API
+ * calls and replay does not). */
+struct metric_filters *serve_engine_filters_mut(struct serve_engine *e);
+struct metric_store *serve_engine_store_mut(struct serve_engine *e);
 
 #endif

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The live engine: template -> filters -> store -> alarms on the wall clock.
+ * The engine: template -> filters -> store -> alarms, on the wall clock
+ * (serve) or on an event-time clock (replay).
  *
  * DESIGN
- * The build and the datapoint query follow cli_replay.c (the batch version of
- * this pipeline) so both give the same answers for the same data. The
- * differences are about time: replay evaluates at an event-time watermark,
- * the engine at the wall clock. An event whose time lies in a period an
- * alarm already evaluated (CloudTrail delivers minutes late) is still counted
- * in its own period; if that period is inside the alarm's lookback range
- * (R = N + L periods, spec/alarms.md §4.1) the alarm is re-evaluated at the
- * next tick, so a late burst can still raise the alarm, as AWS does when
- * late datapoints arrive.
+ * Replay (cli_replay.c) runs on this engine too, so both give the same
+ * answers for the same data. Only the clock differs: serve_engine_tick
+ * evaluates at the wall clock, serve_engine_advance at replay's event-time
+ * watermark, every due evaluation in time order. Live, an event whose time
+ * lies in a period an alarm already evaluated (CloudTrail delivers minutes
+ * late) is still counted in its own period; if that period is inside the
+ * alarm's lookback range (R = N + L periods, spec/alarms.md §4.1) the alarm
+ * is re-evaluated at the next tick, so a late burst can still raise the
+ * alarm, as AWS does when late datapoints arrive.
  *
  * Early fire (opt-in per alarm through Keysentry::AlarmOptions) declares
  * ALARM as soon as the running value of the current period breaches, for
@@ -694,6 +695,20 @@ static void eval_composites(struct serve_engine *e, int64_t now_ms, struct alarm
     }
 }
 
+/* One evaluation of a metric alarm at `at`, on either clock: a transition
+ * goes to the actions like every other state change. */
+static void eval_alarm(struct serve_engine *e, struct salarm *sa, int64_t at,
+                       struct alarm_change *ch)
+{
+    if (alarm_evaluate(sa->a, at, serve_alarm_query, e->store, ch)) {
+        sa->transitions++;
+        e->dirty = true;
+        enqueue_actions(e, alarm_get_def(sa->a)->name, ch, false);
+    }
+    if (at > sa->last_eval)
+        sa->last_eval = at - at % (alarm_get_def(sa->a)->period < 60 ? 10000 : 60000);
+}
+
 void serve_engine_tick(struct serve_engine *e, int64_t now_ms)
 {
     serve_engine_lock(e);
@@ -710,14 +725,8 @@ void serve_engine_tick(struct serve_engine *e, int64_t now_ms)
         int64_t at = sa->reeval ? now_ms : sa->next_eval;
         if (at > now_ms)
             at = now_ms;
-        if (alarm_evaluate(sa->a, at, serve_alarm_query, e->store, &ch)) {
-            sa->transitions++;
-            e->dirty = true;
-            enqueue_actions(e, alarm_get_def(sa->a)->name, &ch, false);
-        }
+        eval_alarm(e, sa, at, &ch);
         sa->reeval = false;
-        if (at > sa->last_eval)
-            sa->last_eval = at - at % (alarm_get_def(sa->a)->period < 60 ? 10000 : 60000);
         sa->next_eval = alarm_next_evaluation(sa->a, now_ms);
     }
     eval_composites(e, now_ms, &ch);
@@ -877,6 +886,102 @@ const struct metric_store *serve_engine_store(const struct serve_engine *e)
 const struct metric_filters *serve_engine_filters(const struct serve_engine *e)
 {
     return e->mf;
+}
+
+/* ---- event time (replay) ------------------------------------------------------ */
+
+void serve_engine_event_clock(struct serve_engine *e, serve_eval_fn *on_eval, void *ctx)
+{
+    e->on_eval = on_eval;
+    e->on_eval_ctx = ctx;
+    /* nothing is due before the driver says when its time starts: a time
+     * from construction would make the first advance walk from the epoch */
+    for (size_t i = 0; i < e->nalarms; i++)
+        e->alarms[i].next_eval = INT64_MAX;
+}
+
+void serve_engine_schedule(struct serve_engine *e, int64_t t_ms)
+{
+    for (size_t i = 0; i < e->nalarms; i++)
+        e->alarms[i].next_eval = alarm_next_evaluation(e->alarms[i].a, t_ms);
+}
+
+void serve_engine_advance(struct serve_engine *e, int64_t t_ms)
+{
+    struct alarm_change ch;
+    alarm_change_init(&ch);
+    for (;;) {
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < e->nalarms; i++)
+            if (e->alarms[i].next_eval < next)
+                next = e->alarms[i].next_eval;
+        if (next == INT64_MAX || next > t_ms)
+            break;
+        for (size_t i = 0; i < e->nalarms; i++) {
+            struct salarm *sa = &e->alarms[i];
+            if (sa->next_eval != next)
+                continue;
+            eval_alarm(e, sa, next, &ch);
+            if (e->on_eval)
+                e->on_eval(e->on_eval_ctx, i, next);
+            sa->next_eval = alarm_next_evaluation(sa->a, next);
+        }
+        /* after every metric alarm due at `next`, so a composite sees all of
+         * its children's transitions of that instant */
+        eval_composites(e, next, &ch);
+    }
+    alarm_change_release(&ch);
+}
+
+int64_t serve_engine_alarm_next_eval(const struct serve_engine *e, size_t i)
+{
+    return e->alarms[i].next_eval;
+}
+
+uint64_t serve_engine_alarm_transitions(const struct serve_engine *e, size_t i)
+{
+    return e->alarms[i].transitions;
+}
+
+uint64_t serve_engine_composite_transitions(const struct serve_engine *e, size_t i)
+{
+    return e->comps[i].transitions;
+}
+
+bool serve_engine_restore_alarm(struct serve_engine *e, const char *name, enum alarm_state state,
+                                const char *reason, int64_t at_ms, int64_t next_eval_ms,
+                                uint64_t transitions)
+{
+    bool changed;
+    struct ks_diag d;
+    struct salarm *sa = find_alarm(e, name);
+    if (sa) {
+        if (alarm_set_state(sa->a, state, reason, NULL, at_ms, &changed, NULL, &d) != KS_OK)
+            return false;
+        sa->next_eval = next_eval_ms;
+        sa->transitions = transitions;
+        return true;
+    }
+    for (size_t i = 0; i < e->ncomps; i++) {
+        if (strcmp(alarm_composite_get_def(e->comps[i].c)->name, name))
+            continue;
+        if (alarm_composite_set_state(e->comps[i].c, state, reason, NULL, at_ms, &changed, NULL,
+                                      &d) != KS_OK)
+            return false;
+        e->comps[i].transitions = transitions;
+        return true;
+    }
+    return false;
+}
+
+struct metric_filters *serve_engine_filters_mut(struct serve_engine *e)
+{
+    return e->mf;
+}
+
+struct metric_store *serve_engine_store_mut(struct serve_engine *e)
+{
+    return e->store;
 }
 
 /* ---- log groups, streams, filters ------------------------------------------ */

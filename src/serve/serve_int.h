@@ -130,6 +130,10 @@ struct serve_engine {
     struct serve_filter_gen *retired;
     size_t nretired;
     struct serve_ingest_scratch *scratch_pool;
+
+    /* event-time clock (serve_engine_event_clock): replay's chart hook */
+    serve_eval_fn *on_eval;
+    void *on_eval_ctx;
 };
 
 /* serve_engine.c, for serve_tail.c */
