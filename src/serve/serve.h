@@ -403,6 +403,29 @@ KS_MUST_CHECK enum ks_err serve_engine_put_metric_data(struct serve_engine *e, c
                                                        size_t n, int64_t now_ms,
                                                        struct ks_diag *diag);
 
+/* ---- from a template to definitions ------------------------------------------ */
+
+/*
+ * What a template's resources stand for, as the metric and alarm modules
+ * take them: serve_engine_new builds from these, and `keysentry validate`
+ * checks them (cli_template.c, adding file:line:col), so validate, replay
+ * and serve agree on what a template means. The definitions borrow the
+ * template's strings; dims is the caller's array of ALARM_MAX_DIMENSIONS.
+ * serve_alarm_def errors: KS_E_SYNTAX for a value with no API spelling
+ * (diag "unknown Statistic 'X'", "unknown ComparisonOperator", ...),
+ * otherwise alarm_def_validate's; serve_composite_def's are
+ * alarm_composite_def_validate's. serve_filter_def cannot fail; its pattern
+ * is checked by metric_filters_add.
+ */
+void serve_filter_def(const struct config_metric_filter *f, struct metric_filter_def *out);
+KS_MUST_CHECK enum ks_err serve_alarm_def(const struct config_template *t,
+                                          const struct config_alarm *ca, struct alarm_def *def,
+                                          struct alarm_dimension *dims, struct ks_diag *diag);
+KS_MUST_CHECK enum ks_err serve_composite_def(const struct config_template *t,
+                                              const struct config_composite_alarm *cc,
+                                              struct alarm_composite_def *def,
+                                              struct ks_diag *diag);
+
 /* ---- event time: replay on this engine ------------------------------------ */
 
 /*

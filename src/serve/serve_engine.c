@@ -1354,10 +1354,98 @@ static enum ks_err restore(struct serve_engine *e, int64_t now_ms, struct ks_dia
 
 /* ---- building ------------------------------------------------------------------ */
 
+void serve_filter_def(const struct config_metric_filter *f, struct metric_filter_def *out)
+{
+    const struct config_metric_transformation *x = &f->transformations[0];
+    *out = (struct metric_filter_def){
+        .name = f->filter_name_given ? f->filter_name : f->res.logical_id,
+        .pattern = f->filter_pattern,
+        .namespace_ = x->metric_namespace,
+        .metric_name = x->metric_name,
+        .value = x->metric_value,
+        .has_default = x->has_default_value,
+        .default_value = x->default_value,
+        .unit = x->unit,
+        .ndims = x->n_dimensions, /* metric_filters_add rejects more than it keeps */
+    };
+    for (size_t k = 0; k < x->n_dimensions && k < METRIC_MAX_DIMENSIONS; k++) {
+        out->dims[k].key = x->dimensions[k].name;
+        out->dims[k].ref = x->dimensions[k].value;
+    }
+}
+
+enum ks_err serve_alarm_def(const struct config_template *t, const struct config_alarm *ca,
+                            struct alarm_def *def, struct alarm_dimension *dims,
+                            struct ks_diag *diag)
+{
+    alarm_def_init(def);
+    size_t nd = ca->n_dimensions < ALARM_MAX_DIMENSIONS ? ca->n_dimensions : ALARM_MAX_DIMENSIONS;
+    for (size_t k = 0; k < nd; k++) {
+        dims[k].name = ca->dimensions[k].name;
+        dims[k].value = ca->dimensions[k].value;
+    }
+    def->name = ca->name;
+    def->description = ca->description;
+    def->ns = ca->namespace;
+    def->metric_name = ca->metric_name;
+    def->dimensions = dims;
+    def->n_dimensions = nd;
+    def->statistic = ALARM_STAT_NONE;
+    if (ca->statistic && !alarm_statistic_parse(ca->statistic, &def->statistic))
+        return ks_diag_set(diag, KS_E_SYNTAX, SIZE_MAX, "unknown Statistic '%s'", ca->statistic);
+    def->extended_statistic = ca->extended_statistic;
+    def->period = (int32_t)ca->period;
+    def->evaluation_periods = (int32_t)ca->evaluation_periods;
+    def->datapoints_to_alarm = ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
+    def->threshold = ca->threshold;
+    if (!ca->comparison_operator ||
+        !alarm_comparison_parse(ca->comparison_operator, &def->comparison))
+        return ks_diag_set(diag, KS_E_SYNTAX, SIZE_MAX, "unknown ComparisonOperator");
+    if (ca->treat_missing_data &&
+        !alarm_treat_missing_parse(ca->treat_missing_data, &def->treat_missing))
+        return ks_diag_set(diag, KS_E_SYNTAX, SIZE_MAX, "unknown TreatMissingData");
+    if (ca->evaluate_low_sample_count_percentile &&
+        !alarm_low_sample_parse(ca->evaluate_low_sample_count_percentile, &def->low_sample))
+        return ks_diag_set(diag, KS_E_SYNTAX, SIZE_MAX, "unknown EvaluateLowSampleCountPercentile");
+    def->unit = ca->unit;
+    def->actions_enabled = ca->actions_enabled;
+    def->alarm_actions = (const char *const *)ca->alarm_actions.v;
+    def->n_alarm_actions = ca->alarm_actions.n;
+    def->ok_actions = (const char *const *)ca->ok_actions.v;
+    def->n_ok_actions = ca->ok_actions.n;
+    def->insufficient_data_actions = (const char *const *)ca->insufficient_data_actions.v;
+    def->n_insufficient_data_actions = ca->insufficient_data_actions.n;
+    def->region = t->region;
+    def->account = t->account_id;
+    return alarm_def_validate(def, diag);
+}
+
+enum ks_err serve_composite_def(const struct config_template *t,
+                                const struct config_composite_alarm *cc,
+                                struct alarm_composite_def *def, struct ks_diag *diag)
+{
+    alarm_composite_def_init(def);
+    def->name = cc->name;
+    def->description = cc->description;
+    def->rule = cc->alarm_rule;
+    def->actions_enabled = cc->actions_enabled;
+    def->alarm_actions = (const char *const *)cc->alarm_actions.v;
+    def->n_alarm_actions = cc->alarm_actions.n;
+    def->ok_actions = (const char *const *)cc->ok_actions.v;
+    def->n_ok_actions = cc->ok_actions.n;
+    def->insufficient_data_actions = (const char *const *)cc->insufficient_data_actions.v;
+    def->n_insufficient_data_actions = cc->insufficient_data_actions.n;
+    def->actions_suppressor = cc->actions_suppressor;
+    def->suppressor_wait_period = (int32_t)cc->actions_suppressor_wait_period;
+    def->suppressor_extension_period = (int32_t)cc->actions_suppressor_extension_period;
+    def->region = t->region;
+    def->account = t->account_id;
+    return alarm_composite_def_validate(def, diag);
+}
+
 static enum ks_err build_alarm(struct serve_engine *e, const struct config_alarm *ca,
                                int64_t now_ms, struct ks_diag *diag)
 {
-    const struct config_template *t = e->tpl;
     if (ca->n_metrics) {
         serve_log(e, "warn",
                   "alarm '%s' uses metric math, which serve does not evaluate yet; "
@@ -1366,54 +1454,17 @@ static enum ks_err build_alarm(struct serve_engine *e, const struct config_alarm
         return KS_OK;
     }
     struct alarm_def def;
-    alarm_def_init(&def);
     struct alarm_dimension dims[ALARM_MAX_DIMENSIONS];
-    size_t nd = ca->n_dimensions < ALARM_MAX_DIMENSIONS ? ca->n_dimensions : ALARM_MAX_DIMENSIONS;
-    for (size_t k = 0; k < nd; k++) {
-        dims[k].name = ca->dimensions[k].name;
-        dims[k].value = ca->dimensions[k].value;
-    }
-    def.name = ca->name;
-    def.description = ca->description;
-    def.ns = ca->namespace;
-    def.metric_name = ca->metric_name;
-    def.dimensions = dims;
-    def.n_dimensions = nd;
-    def.statistic = ALARM_STAT_NONE;
-    if (ca->statistic && !alarm_statistic_parse(ca->statistic, &def.statistic))
-        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "Resources.%s: unknown Statistic '%s'",
-                           ca->res.logical_id, ca->statistic);
-    def.extended_statistic = ca->extended_statistic;
-    def.period = (int32_t)ca->period;
-    def.evaluation_periods = (int32_t)ca->evaluation_periods;
-    def.datapoints_to_alarm = ca->has_datapoints_to_alarm ? (int32_t)ca->datapoints_to_alarm : 0;
-    def.threshold = ca->threshold;
-    if (!ca->comparison_operator ||
-        !alarm_comparison_parse(ca->comparison_operator, &def.comparison))
-        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "Resources.%s: unknown ComparisonOperator",
-                           ca->res.logical_id);
-    if (ca->treat_missing_data &&
-        !alarm_treat_missing_parse(ca->treat_missing_data, &def.treat_missing))
-        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "Resources.%s: unknown TreatMissingData",
-                           ca->res.logical_id);
-    if (ca->evaluate_low_sample_count_percentile &&
-        !alarm_low_sample_parse(ca->evaluate_low_sample_count_percentile, &def.low_sample))
-        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX,
-                           "Resources.%s: unknown EvaluateLowSampleCountPercentile",
-                           ca->res.logical_id);
-    def.unit = ca->unit;
-    def.actions_enabled = ca->actions_enabled;
-    def.alarm_actions = (const char *const *)ca->alarm_actions.v;
-    def.n_alarm_actions = ca->alarm_actions.n;
-    def.ok_actions = (const char *const *)ca->ok_actions.v;
-    def.n_ok_actions = ca->ok_actions.n;
-    def.insufficient_data_actions = (const char *const *)ca->insufficient_data_actions.v;
-    def.n_insufficient_data_actions = ca->insufficient_data_actions.n;
-    def.region = t->region;
-    def.account = t->account_id;
-    enum ks_err err = alarm_def_validate(&def, diag);
-    if (err)
+    struct ks_diag d;
+    ks_diag_clear(&d);
+    enum ks_err err = serve_alarm_def(e->tpl, ca, &def, dims, &d);
+    if (err == KS_E_SYNTAX)
+        return ks_diag_set(diag, KS_E_INVALID, SIZE_MAX, "Resources.%s: %s", ca->res.logical_id,
+                           d.msg);
+    if (err) {
+        *diag = d;
         return err;
+    }
     push_alarm(e, alarm_new(&def, now_ms), now_ms);
     return KS_OK;
 }
@@ -1422,23 +1473,7 @@ static enum ks_err build_composite(struct serve_engine *e, const struct config_c
                                    int64_t now_ms, struct ks_diag *diag)
 {
     struct alarm_composite_def def;
-    alarm_composite_def_init(&def);
-    def.name = cc->name;
-    def.description = cc->description;
-    def.rule = cc->alarm_rule;
-    def.actions_enabled = cc->actions_enabled;
-    def.alarm_actions = (const char *const *)cc->alarm_actions.v;
-    def.n_alarm_actions = cc->alarm_actions.n;
-    def.ok_actions = (const char *const *)cc->ok_actions.v;
-    def.n_ok_actions = cc->ok_actions.n;
-    def.insufficient_data_actions = (const char *const *)cc->insufficient_data_actions.v;
-    def.n_insufficient_data_actions = cc->insufficient_data_actions.n;
-    def.actions_suppressor = cc->actions_suppressor;
-    def.suppressor_wait_period = (int32_t)cc->actions_suppressor_wait_period;
-    def.suppressor_extension_period = (int32_t)cc->actions_suppressor_extension_period;
-    def.region = e->tpl->region;
-    def.account = e->tpl->account_id;
-    enum ks_err err = alarm_composite_def_validate(&def, diag);
+    enum ks_err err = serve_composite_def(e->tpl, cc, &def, diag);
     if (err)
         return err;
     e->comps[e->ncomps++].c = alarm_composite_new(&def, now_ms);
@@ -1513,23 +1548,8 @@ enum ks_err serve_engine_new(const struct config_template *t, const struct serve
     e->filters = ks_xcalloc(t->n_metric_filters ? t->n_metric_filters : 1, sizeof(*e->filters));
     for (size_t i = 0; i < t->n_metric_filters; i++) {
         const struct config_metric_filter *f = &t->metric_filters[i];
-        const struct config_metric_transformation *x = &f->transformations[0];
-        struct metric_filter_def def = {
-            .name = f->filter_name_given ? f->filter_name : f->res.logical_id,
-            .pattern = f->filter_pattern,
-            .namespace_ = x->metric_namespace,
-            .metric_name = x->metric_name,
-            .value = x->metric_value,
-            .has_default = x->has_default_value,
-            .default_value = x->default_value,
-            .unit = x->unit,
-            .ndims =
-                x->n_dimensions < METRIC_MAX_DIMENSIONS ? x->n_dimensions : METRIC_MAX_DIMENSIONS,
-        };
-        for (size_t k = 0; k < def.ndims; k++) {
-            def.dims[k].key = x->dimensions[k].name;
-            def.dims[k].ref = x->dimensions[k].value;
-        }
+        struct metric_filter_def def;
+        serve_filter_def(f, &def);
         filter_copy(&e->filters[e->nfilters++], f->log_group_name, &def, now_ms);
     }
     if ((err = rebuild_filters(e, diag)) != KS_OK)
