@@ -405,8 +405,8 @@ static const char *key_state(struct demo *d, char *buf, size_t n)
     if (kms(d, &d->admin, "DescribeKey", json_pack("{s:s}", "KeyId", d->key1), err, sizeof(err),
             &r) == 0)
         snprintf(buf, n, "%s",
-                 json_string_value(json_object_get(json_object_get(r, "KeyMetadata"),
-                                                   "KeyState")) ?: "");
+                 json_string_value(json_object_get(json_object_get(r, "KeyMetadata"), "KeyState"))
+                     ?: "");
     json_decref(r);
     return buf;
 }
@@ -428,8 +428,8 @@ static void align_period(void)
 
 /* The first message from seq on whose subject names alarm; its arrival time
  * or -1. Copies the subject. */
-static int64_t wait_mail(struct demo *d, uint64_t *seq, const char *alarm, char *subject,
-                         size_t sn, struct mailsink_message **keep)
+static int64_t wait_mail(struct demo *d, uint64_t *seq, const char *alarm, char *subject, size_t sn,
+                         struct mailsink_message **keep)
 {
     int64_t deadline = cli_now_ms() + DEMO_WAIT_MS;
     while (cli_now_ms() < deadline && !demo_stop) {
@@ -543,8 +543,8 @@ static int story(struct demo *d)
         say(d, "      decrypt with the other key: %s\n", rc ? err : "succeeded (?)");
     }
     struct mailsink_message *m = NULL;
-    int64_t got = wait_mail(d, &seq, "KMSSecurityAlarm", d->lab_subject, sizeof(d->lab_subject),
-                            &m);
+    int64_t got =
+        wait_mail(d, &seq, "KMSSecurityAlarm", d->lab_subject, sizeof(d->lab_subject), &m);
     d->lab_email_ms = got < 0 ? -1 : got - breach;
     alarm_state(d, "KMSSecurityAlarm", st, sizeof(st));
     say(d, "      alarm KMSSecurityAlarm: %s\n", st);
@@ -559,7 +559,8 @@ static int story(struct demo *d)
     m = NULL;
     say(d, "      KMS call -> e-mail accepted: %lld ms\n", (long long)d->lab_email_ms);
 
-    say(d, "\n[4/5] Exfiltration-style burst: %u Decrypts by the app's role (threshold %u / 10 s)\n",
+    say(d,
+        "\n[4/5] Exfiltration-style burst: %u Decrypts by the app's role (threshold %u / 10 s)\n",
         d->burst, d->threshold);
     align_period();
     unsigned okd = 0, disabled = 0;
@@ -679,14 +680,14 @@ static int write_principals(struct demo *d, const char *p)
     rand_text(sk1, sizeof(sk1), any);
     rand_text(sk2, sizeof(sk2), any);
     rand_text(tok, sizeof(tok), any);
-    json_t *doc = json_pack(
-        "{s:[{s:s,s:s,s:{s:s,s:s,s:s,s:s}},{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s}}]}",
-        "principals", "accessKeyId", ak1, "secretAccessKey", sk1, "identity", "type", "IAMUser",
-        "arn", "arn:aws:iam::" DEMO_ACCOUNT ":user/admin", "accountId", DEMO_ACCOUNT, "userName",
-        "admin", "accessKeyId", ak2, "secretAccessKey", sk2, "sessionToken", tok, "identity",
-        "type", "AssumedRole", "arn",
-        "arn:aws:sts::" DEMO_ACCOUNT ":assumed-role/App-ECSTaskRole/lab-task-1", "accountId",
-        DEMO_ACCOUNT, "roleArn", DEMO_APP_ROLE, "sessionName", "lab-task-1");
+    json_t *doc =
+        json_pack("{s:[{s:s,s:s,s:{s:s,s:s,s:s,s:s}},{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s}}]}",
+                  "principals", "accessKeyId", ak1, "secretAccessKey", sk1, "identity", "type",
+                  "IAMUser", "arn", "arn:aws:iam::" DEMO_ACCOUNT ":user/admin", "accountId",
+                  DEMO_ACCOUNT, "userName", "admin", "accessKeyId", ak2, "secretAccessKey", sk2,
+                  "sessionToken", tok, "identity", "type", "AssumedRole", "arn",
+                  "arn:aws:sts::" DEMO_ACCOUNT ":assumed-role/App-ECSTaskRole/lab-task-1",
+                  "accountId", DEMO_ACCOUNT, "roleArn", DEMO_APP_ROLE, "sessionName", "lab-task-1");
     char *text = json_dumps(doc, JSON_INDENT(1));
     json_decref(doc);
     int rc = text ? write_file(p, text, strlen(text), 0600) : -1;
@@ -756,16 +757,23 @@ static int start_app(struct demo *d)
         return -1;
     char e_key[200], e_ep[100], e_ak[60], e_sk[80], e_tok[120], e_port[32], e_db[3200];
     snprintf(e_key, sizeof(e_key), "KeyId=%s", d->key1);
-    snprintf(e_ep, sizeof(e_ep), "KMS_ENDPOINT=http://127.0.0.1:%s",
-             strrchr(d->kms_url, ':') + 1);
+    snprintf(e_ep, sizeof(e_ep), "KMS_ENDPOINT=http://127.0.0.1:%s", strrchr(d->kms_url, ':') + 1);
     e_ep[strlen(e_ep) - 1] = '\0'; /* the trailing '/' of the URL */
     snprintf(e_ak, sizeof(e_ak), "AWS_ACCESS_KEY_ID=%s", d->app.access_key_id);
     snprintf(e_sk, sizeof(e_sk), "AWS_SECRET_ACCESS_KEY=%s", d->app.secret_access_key);
     snprintf(e_tok, sizeof(e_tok), "AWS_SESSION_TOKEN=%s", d->app.session_token);
     snprintf(e_port, sizeof(e_port), "PORT=%u", port);
     snprintf(e_db, sizeof(e_db), "DB_FILE=%s", db);
-    const char *extra[] = {e_key, e_ep, e_ak, e_sk, e_tok, e_port, e_db, "HOST=127.0.0.1",
-                           "AWS_REGION=" DEMO_REGION, "AWS_EC2_METADATA_DISABLED=true"};
+    const char *extra[] = {e_key,
+                           e_ep,
+                           e_ak,
+                           e_sk,
+                           e_tok,
+                           e_port,
+                           e_db,
+                           "HOST=127.0.0.1",
+                           "AWS_REGION=" DEMO_REGION,
+                           "AWS_EC2_METADATA_DISABLED=true"};
     char **env = env_with(extra, sizeof(extra) / sizeof(*extra));
     const char *argv[] = {"node", js, NULL};
     d->app_pid = spawn(argv, env, log);
@@ -804,12 +812,29 @@ static int start_serve(struct demo *d)
     snprintf(p_thr, sizeof(p_thr), "DecryptBurstThreshold=%u", d->threshold);
     snprintf(smtp, sizeof(smtp), "KEYSENTRY_SMTP_URL=smtp://127.0.0.1:%u",
              (unsigned)mailsink_port(d->sink));
-    const char *argv[] = {d->self,   "serve",        "-c",       tpl,       "--stack-name",
-                          "lab",     "--param",      p_prin,     "--param", p_kms,
-                          "--param", p_thr,          "--param",  "EmailAddress=" DEMO_EMAIL,
-                          "--param", d->no_early ? "EarlyFire=false" : "EarlyFire=true",
-                          "--data",  data,           "--listen", d->listen, "--ready-file",
-                          ready,     NULL};
+    const char *argv[] = {d->self,
+                          "serve",
+                          "-c",
+                          tpl,
+                          "--stack-name",
+                          "lab",
+                          "--param",
+                          p_prin,
+                          "--param",
+                          p_kms,
+                          "--param",
+                          p_thr,
+                          "--param",
+                          "EmailAddress=" DEMO_EMAIL,
+                          "--param",
+                          d->no_early ? "EarlyFire=false" : "EarlyFire=true",
+                          "--data",
+                          data,
+                          "--listen",
+                          d->listen,
+                          "--ready-file",
+                          ready,
+                          NULL};
     const char *extra[] = {smtp};
     char **env = env_with(extra, 1);
     /* A test hook: run serve under a wrapper program (valgrind, in
@@ -854,12 +879,17 @@ static int start_serve(struct demo *d)
 int cli_demo(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},  {"keep", no_argument, NULL, 'k'},
-        {"dir", required_argument, NULL, 'd'},     {"app", required_argument, NULL, 'a'},
-        {"no-app", no_argument, NULL, 'A'},        {"burst", required_argument, NULL, 'b'},
-        {"threshold", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+        {"listen", required_argument, NULL, 'l'},
+        {"keep", no_argument, NULL, 'k'},
+        {"dir", required_argument, NULL, 'd'},
+        {"app", required_argument, NULL, 'a'},
+        {"no-app", no_argument, NULL, 'A'},
+        {"burst", required_argument, NULL, 'b'},
+        {"threshold", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
         {"no-early-fire", no_argument, NULL, 'E'},
-        {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct demo d;
@@ -972,7 +1002,7 @@ int cli_demo(int argc, char **argv)
     struct ks_diag diag;
     ks_diag_clear(&diag);
     struct mailsink_options mo = {.dir = path(maildir, sizeof(maildir), d.dir, "mail") ? maildir
-                                                                                        : NULL};
+                                                                                       : NULL};
     say(&d, "keysentry demo: the KMS monitoring lab, live, in %s\n", d.dir);
     if (mailsink_start(&mo, &d.sink, &diag) != KS_OK) {
         cli_error("demo: the mail sink cannot start: %s", diag.msg);
@@ -980,8 +1010,8 @@ int cli_demo(int argc, char **argv)
     }
     if (start_serve(&d) != 0)
         goto out;
-    say(&d, "      keysentry serve: dashboard %s/   KMS %s   SMTP 127.0.0.1:%u\n", d.api,
-        d.kms_url, (unsigned)mailsink_port(d.sink));
+    say(&d, "      keysentry serve: dashboard %s/   KMS %s   SMTP 127.0.0.1:%u\n", d.api, d.kms_url,
+        (unsigned)mailsink_port(d.sink));
     if (story(&d) != 0) {
         cli_error("demo: stopped; logs are in %s (kept)", d.dir);
         d.own_dir = false;
@@ -1003,10 +1033,11 @@ int cli_demo(int argc, char **argv)
         printf("(On AWS the same loop takes 5 to 15 minutes: CloudTrail delivers in about 5.)\n");
     }
     if (d.keep && !demo_stop) {
-        say(&d, "\n--keep: everything stays up. Try:\n"
-                "  %s/                                   the dashboard\n"
-                "  aws --endpoint-url %s cloudwatch describe-alarms\n"
-                "  files in %s; Ctrl-C stops\n",
+        say(&d,
+            "\n--keep: everything stays up. Try:\n"
+            "  %s/                                   the dashboard\n"
+            "  aws --endpoint-url %s cloudwatch describe-alarms\n"
+            "  files in %s; Ctrl-C stops\n",
             d.api, d.api, d.dir);
         d.own_dir = false;
         while (!demo_stop)

@@ -66,12 +66,13 @@ static bool path_in(char *out, size_t n, const char *dir, const char *name)
 static int start_kms(struct cli_serve_side *s, const struct config_template *t,
                      const struct config_custom *c, const char *group)
 {
-    static const char *const known[] = {"Listen",         "DataDirectory", "PrincipalsFile",
-                                        "TrailDirectory", "LogGroupName",  "TrailFlushMilliseconds",
-                                        "TimeScale",      "ResponderAccessKeyId"};
+    static const char *const known[] = {
+        "Listen",       "DataDirectory",          "PrincipalsFile", "TrailDirectory",
+        "LogGroupName", "TrailFlushMilliseconds", "TimeScale",      "ResponderAccessKeyId"};
     const char *k;
     json_t *v;
-    json_object_foreach(c->properties, k, v) {
+    json_object_foreach(c->properties, k, v)
+    {
         bool ok = false;
         for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
             ok = ok || !strcmp(k, known[i]);

@@ -9,7 +9,6 @@
 #define KS_VERSION "0.1.0"
 #endif
 
-
 struct command {
     const char *name;
     int (*run)(int argc, char **argv);

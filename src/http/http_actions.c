@@ -37,7 +37,9 @@ void http_deliveries(struct http_req *r)
         http_out(r, ",\"messageId\":");
         http_out_json_str(r, d->message_id);
         http_out(r, ",\"attempt\":%u,\"status\":\"%s\"", d->attempt,
-                 !d->error ? "delivered" : d->final ? "failed" : "retrying");
+                 !d->error  ? "delivered"
+                 : d->final ? "failed"
+                            : "retrying");
         if (d->error) {
             http_out(r, ",\"error\":");
             http_out_json_str(r, d->error);

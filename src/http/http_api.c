@@ -52,7 +52,8 @@ static void alarms(struct http_req *r)
         const struct alarm *a = serve_engine_alarm(e, i);
         http_out(r, i ? "," : "");
         alarm_json(r, alarm_get_def(a)->name, "MetricAlarm", alarm_arn(a), alarm_get_state(a),
-                   alarm_state_reason(a), alarm_state_updated_ms(a), serve_engine_alarm_early(e, i));
+                   alarm_state_reason(a), alarm_state_updated_ms(a),
+                   serve_engine_alarm_early(e, i));
     }
     for (size_t i = 0; i < serve_engine_composite_count(e); i++) {
         const struct alarm_composite *c = serve_engine_composite(e, i);
@@ -362,8 +363,9 @@ static void prometheus(struct http_req *r)
                                               ALARM_STATE_INSUFFICIENT_DATA};
     size_t na = serve_engine_alarm_count(e), nc = serve_engine_composite_count(e);
     for (size_t i = 0; i < na + nc; i++) {
-        const char *name = i < na ? alarm_get_def(serve_engine_alarm(e, i))->name
-                                  : alarm_composite_get_def(serve_engine_composite(e, i - na))->name;
+        const char *name = i < na
+                               ? alarm_get_def(serve_engine_alarm(e, i))->name
+                               : alarm_composite_get_def(serve_engine_composite(e, i - na))->name;
         enum alarm_state cur = i < na ? alarm_get_state(serve_engine_alarm(e, i))
                                       : alarm_composite_state(serve_engine_composite(e, i - na));
         for (size_t k = 0; k < KS_ARRAY_LEN(states); k++) {

@@ -33,16 +33,18 @@ static void begin(struct http_req *r, const char *action)
 
 static void end(struct http_req *r, const char *action)
 {
-    http_out(r, "</%sResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%s"
-                "Response>",
+    http_out(r,
+             "</%sResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%s"
+             "Response>",
              action, r->request_id, action);
 }
 
 static void end_empty(struct http_req *r, const char *action)
 {
     r->content_type = "text/xml";
-    http_out(r, "<%sResponse xmlns=\"" CW_NS "\"><ResponseMetadata><RequestId>%s</RequestId>"
-                "</ResponseMetadata></%sResponse>",
+    http_out(r,
+             "<%sResponse xmlns=\"" CW_NS "\"><ResponseMetadata><RequestId>%s</RequestId>"
+             "</ResponseMetadata></%sResponse>",
              action, r->request_id, action);
 }
 
@@ -105,8 +107,7 @@ static size_t dims_of(const struct http_form *f, struct alarm_dimension *d, size
     return n;
 }
 
-static bool want(struct http_req *r, const struct http_form *f, const char *name,
-                 const char **out)
+static bool want(struct http_req *r, const struct http_form *f, const char *name, const char **out)
 {
     *out = http_form_get(f, name);
     if (*out)
@@ -204,8 +205,7 @@ static void composite_alarm(struct http_req *r, const struct alarm_composite *c)
     http_out(r, "</member>");
 }
 
-static bool name_selected(const char *name, const char *const *names, size_t n,
-                          const char *prefix)
+static bool name_selected(const char *name, const char *const *names, size_t n, const char *prefix)
 {
     if (prefix && strncmp(name, prefix, strlen(prefix)))
         return false;
@@ -258,8 +258,8 @@ static void history_items(struct http_req *r, const struct alarm_history *h, con
     /* newest first, as AWS's default ScanBy=TimestampDescending */
     for (size_t i = alarm_history_count(h); i-- > 0 && *left > 0;) {
         const struct alarm_history_item *it = alarm_history_at(h, i);
-        if ((type && strcmp(type, alarm_history_type_name(it->type))) ||
-            it->timestamp_ms < from || it->timestamp_ms >= to)
+        if ((type && strcmp(type, alarm_history_type_name(it->type))) || it->timestamp_ms < from ||
+            it->timestamp_ms >= to)
             continue;
         http_out(r, "<member>");
         tag(r, "AlarmName", it->alarm_name);
@@ -320,9 +320,8 @@ static void set_state(struct http_req *r, const struct http_form *f)
     }
     struct ks_diag d;
     ks_diag_clear(&d);
-    enum ks_err err = serve_engine_set_alarm_state(r->srv->engine, name, s, reason,
-                                                   http_form_get(f, "StateReasonData"), r->now_ms,
-                                                   &d);
+    enum ks_err err = serve_engine_set_alarm_state(
+        r->srv->engine, name, s, reason, http_form_get(f, "StateReasonData"), r->now_ms, &d);
     if (err == KS_E_NOTFOUND)
         http_cw_error(r, 404, "ResourceNotFound", d.msg);
     else if (err)
@@ -340,8 +339,9 @@ static void put_alarm(struct http_req *r, const struct http_form *f)
     double period = 0, evals = 0, m = 0, thr = 0;
     const char *cmp, *stat = http_form_get(f, "Statistic");
     if (!want(r, f, "AlarmName", &def.name) || !want(r, f, "ComparisonOperator", &cmp) ||
-        !number(r, f, "EvaluationPeriods", &evals, true) || !number(r, f, "Period", &period, true) ||
-        !number(r, f, "Threshold", &thr, true) || !number(r, f, "DatapointsToAlarm", &m, false))
+        !number(r, f, "EvaluationPeriods", &evals, true) ||
+        !number(r, f, "Period", &period, true) || !number(r, f, "Threshold", &thr, true) ||
+        !number(r, f, "DatapointsToAlarm", &m, false))
         return;
     def.ns = http_form_get(f, "Namespace");
     def.metric_name = http_form_get(f, "MetricName");
@@ -399,8 +399,8 @@ static void delete_alarms(struct http_req *r, const struct http_form *f)
 
 /* ---- metrics ----------------------------------------------------------------- */
 
-static bool dims_match(const struct metric_dim *have, size_t nh, const struct alarm_dimension *want_,
-                       size_t nw, bool exact)
+static bool dims_match(const struct metric_dim *have, size_t nh,
+                       const struct alarm_dimension *want_, size_t nw, bool exact)
 {
     if (exact && nh != nw)
         return false;
@@ -475,7 +475,8 @@ static void get_statistics(struct http_req *r, const struct http_form *f)
         return;
     }
     int64_t p = (int64_t)period * 1000;
-    if (p < 1000 || (period >= 60 && (int64_t)period % 60) || (endt - start) / p > CW_MAX_DATAPOINTS) {
+    if (p < 1000 || (period >= 60 && (int64_t)period % 60) ||
+        (endt - start) / p > CW_MAX_DATAPOINTS) {
         http_cw_error(r, 400, "InvalidParameterCombination",
                       "Period must be a positive multiple of 60 (or 1, 5, 10, 30) and the range at "
                       "most 1440 datapoints");
@@ -530,8 +531,8 @@ static void get_statistics(struct http_req *r, const struct http_form *f)
             http_out(r, "<ExtendedStatistics>");
             for (size_t i = 0; i < ne; i++) {
                 double v;
-                if (ext[i][0] == 'p' &&
-                    metric_store_percentile(st, (size_t)s, t, t + p, strtod(ext[i] + 1, NULL), &v)) {
+                if (ext[i][0] == 'p' && metric_store_percentile(st, (size_t)s, t, t + p,
+                                                                strtod(ext[i] + 1, NULL), &v)) {
                     http_out(r, "<entry><key>");
                     http_out_xml(r, ext[i]);
                     http_out(r, "</key><value>%.17g</value></entry>", v);
@@ -636,8 +637,8 @@ static void put_metric_data(struct http_req *r, const struct http_form *f)
                 break;
             if (d->ndims == ALARM_MAX_DIMENSIONS) {
                 snprintf(msg, sizeof(msg),
-                         "The collection %s.Dimensions must not have a size greater than %d.",
-                         pre, ALARM_MAX_DIMENSIONS);
+                         "The collection %s.Dimensions must not have a size greater than %d.", pre,
+                         ALARM_MAX_DIMENSIONS);
                 http_cw_error(r, 400, "InvalidParameterValue", msg);
                 goto out;
             }
@@ -660,10 +661,9 @@ static void put_metric_data(struct http_req *r, const struct http_form *f)
         }
         const char *v = getf(f, pre, "Value");
         bool has_values = getf(f, pre, "Values.member.1") != NULL;
-        const char *sv[4] = {getf(f, pre, "StatisticValues.SampleCount"),
-                             getf(f, pre, "StatisticValues.Sum"),
-                             getf(f, pre, "StatisticValues.Minimum"),
-                             getf(f, pre, "StatisticValues.Maximum")};
+        const char *sv[4] = {
+            getf(f, pre, "StatisticValues.SampleCount"), getf(f, pre, "StatisticValues.Sum"),
+            getf(f, pre, "StatisticValues.Minimum"), getf(f, pre, "StatisticValues.Maximum")};
         bool has_stats = sv[0] || sv[1] || sv[2] || sv[3];
         if ((v != NULL) + has_values + has_stats > 1) {
             snprintf(msg, sizeof(msg),
@@ -774,7 +774,7 @@ struct gmd_query {
     /* results: one slot per period from start; NaN = no datapoint */
     double *v;
     size_t nv;
-    int state; /* 0 not evaluated, 1 evaluating, 2 done */
+    int state;       /* 0 not evaluated, 1 evaluating, 2 done */
     char error[320]; /* a per-query error (StatusCode InternalError) */
 };
 
@@ -878,8 +878,8 @@ static void xp_fail(struct xp *x, bool unsupported, const char *fmt, ...)
     va_end(ap);
     char *dst = unsupported ? x->q->error : x->g->error;
     size_t cap = unsupported ? sizeof(x->q->error) : sizeof(x->g->error);
-    snprintf(dst, cap, "Error in expression '%.40s' of query %.40s at character %zu: %.150s", x->src,
-             x->q->id, x->pos + 1, m);
+    snprintf(dst, cap, "Error in expression '%.40s' of query %.40s at character %zu: %.150s",
+             x->src, x->q->id, x->pos + 1, m);
 }
 
 static void xp_ws(struct xp *x)
@@ -920,8 +920,9 @@ static struct xval xp_primary(struct xp *x)
         xp_ws(x);
         if (x->src[x->pos] == '(' || (*p >= 'A' && *p <= 'Z')) {
             x->pos = at;
-            xp_fail(x, true, "function %.*s is not supported by keysentry (only + - * / over "
-                             "query ids and numbers)",
+            xp_fail(x, true,
+                    "function %.*s is not supported by keysentry (only + - * / over "
+                    "query ids and numbers)",
                     (int)n, p);
             return r;
         }
@@ -1051,8 +1052,7 @@ static void gmd_eval(struct gmd *g, struct gmd_query *q, int depth)
 }
 
 /* One query's members from the form; false after answering an error. */
-static bool gmd_parse(struct http_req *r, const struct http_form *f, size_t i,
-                      struct gmd_query *q)
+static bool gmd_parse(struct http_req *r, const struct http_form *f, size_t i, struct gmd_query *q)
 {
     char pre[64], msg[300];
     snprintf(pre, sizeof(pre), "MetricDataQueries.member.%zu", i + 1);
@@ -1100,7 +1100,9 @@ static bool gmd_parse(struct http_req *r, const struct http_form *f, size_t i,
     q->unit = getf(f, pre, "MetricStat.Unit");
     if (!q->ns || !q->stat || !q->period_ms) {
         snprintf(msg, sizeof(msg), "The parameter %s.MetricStat.%s is required.", pre,
-                 !q->ns ? "Metric.Namespace" : !q->stat ? "Stat" : "Period");
+                 !q->ns     ? "Metric.Namespace"
+                 : !q->stat ? "Stat"
+                            : "Period");
         http_cw_error(r, 400, "MissingParameter", msg);
         return false;
     }
@@ -1163,8 +1165,9 @@ static void get_metric_data(struct http_req *r, const struct http_form *f)
         for (size_t k = 0; k < i; k++) {
             if (!strcmp(g.q[k].id, g.q[i].id)) {
                 char msg[160];
-                snprintf(msg, sizeof(msg), "The values of MetricDataQueries Id must be unique; "
-                                           "'%.64s' is repeated.",
+                snprintf(msg, sizeof(msg),
+                         "The values of MetricDataQueries Id must be unique; "
+                         "'%.64s' is repeated.",
                          g.q[i].id);
                 http_cw_error(r, 400, "ValidationError", msg);
                 goto out;
@@ -1274,14 +1277,10 @@ static const struct {
     const char *name;
     void (*fn)(struct http_req *r, const struct http_form *f);
 } actions[] = {
-    {"DescribeAlarms", describe_alarms},
-    {"DescribeAlarmHistory", describe_history},
-    {"SetAlarmState", set_state},
-    {"GetMetricStatistics", get_statistics},
-    {"ListMetrics", list_metrics},
-    {"PutMetricAlarm", put_alarm},
-    {"DeleteAlarms", delete_alarms},
-    {"PutMetricData", put_metric_data},
+    {"DescribeAlarms", describe_alarms}, {"DescribeAlarmHistory", describe_history},
+    {"SetAlarmState", set_state},        {"GetMetricStatistics", get_statistics},
+    {"ListMetrics", list_metrics},       {"PutMetricAlarm", put_alarm},
+    {"DeleteAlarms", delete_alarms},     {"PutMetricData", put_metric_data},
     {"GetMetricData", get_metric_data},
 };
 

@@ -14,7 +14,7 @@ struct http_server {
     char *token;
     unsigned port;
     bool quiet;
-    int src_logs, src_push; /* engine sources for pushed events */
+    int src_logs, src_push;           /* engine sources for pushed events */
     _Atomic(struct notify_hub *) hub; /* set once serve's hub runs (http_notify.c) */
 };
 
@@ -55,8 +55,8 @@ void http_add(struct http_req *r, const void *p, size_t n);
 void http_add_json(struct http_req *r, const char *s, size_t n); /* JSON string body */
 void http_out_json_str(struct http_req *r, const char *s);
 void http_out_xml(struct http_req *r, const char *s); /* escaped text */
-void http_out_iso(struct http_req *r, int64_t ms);   /* 2026-11-27T04:25:27.123Z */
-bool http_parse_time(const char *s, int64_t *ms);    /* ISO 8601 or epoch seconds */
+void http_out_iso(struct http_req *r, int64_t ms);    /* 2026-11-27T04:25:27.123Z */
+bool http_parse_time(const char *s, int64_t *ms);     /* ISO 8601 or epoch seconds */
 
 /* Handlers: fill r->status, r->content_type and r->out. */
 void http_logs(struct http_req *r, const char *op);

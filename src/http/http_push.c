@@ -376,8 +376,9 @@ static void eb_event(struct walk *w, json_t *ev, const char *where)
     bool put = json_object_get(ev, "DetailType") != NULL;
     const char *type = json_string_value(json_object_get(ev, put ? "DetailType" : "detail-type"));
     if (!type || !ends_with(type, "via CloudTrail")) {
-        bad(w, "%s: detail-type '%.80s' is not a CloudTrail event (\"AWS API Call via "
-               "CloudTrail\")",
+        bad(w,
+            "%s: detail-type '%.80s' is not a CloudTrail event (\"AWS API Call via "
+            "CloudTrail\")",
             where, type ? type : "(missing)");
         return;
     }
@@ -506,8 +507,8 @@ static void note(struct sinkctx *c, const char *msg)
     (void)e; /* past the cap the list is only shorter */
 }
 
-static bool sink_event(void *ctx, const char *data, size_t len, int64_t time_ms,
-                       const char *stream, const char *origin, uint64_t offset)
+static bool sink_event(void *ctx, const char *data, size_t len, int64_t time_ms, const char *stream,
+                       const char *origin, uint64_t offset)
 {
     struct sinkctx *c = ctx;
     if (serve_engine_ingest(c->r->srv->engine, c->source, data, len, time_ms, stream, origin,
@@ -530,8 +531,8 @@ static void sink_bad(void *ctx, const char *msg)
     serve_engine_bad(c->r->srv->engine, c->source, 1);
     note(c, msg);
     if (!c->r->srv->quiet)
-        fprintf(stderr, "level=warn comp=http.push source=%s request=%s msg=\"%s\"\n",
-                c->name, c->r->request_id, msg);
+        fprintf(stderr, "level=warn comp=http.push source=%s request=%s msg=\"%s\"\n", c->name,
+                c->r->request_id, msg);
 }
 
 static bool secret_eq(const char *a, const char *b)
@@ -599,8 +600,9 @@ static void firehose(struct http_req *r, bool too_big)
         }
     }
     if (too_big) {
-        fh_answer(r, 413, id, "request body too large (keysentry takes 2 MiB; set the buffer size "
-                              "to 1 MiB)");
+        fh_answer(r, 413, id,
+                  "request body too large (keysentry takes 2 MiB; set the buffer size "
+                  "to 1 MiB)");
         http_out(r, "}\n");
         return;
     }

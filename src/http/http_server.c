@@ -100,8 +100,8 @@ void http_out_iso(struct http_req *r, int64_t ms)
     time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
-    http_out(r, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(((ms % 1000) + 1000) % 1000));
+    http_out(r, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(((ms % 1000) + 1000) % 1000));
 }
 
 bool http_parse_time(const char *s, int64_t *ms)
@@ -128,7 +128,8 @@ static char *decode(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             o[k++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && ks_hexval(s[i + 1]) >= 0 && ks_hexval(s[i + 2]) >= 0) {
+        } else if (s[i] == '%' && i + 2 < n && ks_hexval(s[i + 1]) >= 0 &&
+                   ks_hexval(s[i + 2]) >= 0) {
             o[k++] = (char)(ks_hexval(s[i + 1]) * 16 + ks_hexval(s[i + 2]));
             i += 2;
         } else {

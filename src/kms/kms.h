@@ -40,8 +40,8 @@ struct kms_options {
     void *service_event_ctx;
 };
 
-KS_MUST_CHECK enum ks_err kms_service_open(const struct kms_options *opts,
-                                           struct kms_service **out, struct ks_diag *diag);
+KS_MUST_CHECK enum ks_err kms_service_open(const struct kms_options *opts, struct kms_service **out,
+                                           struct ks_diag *diag);
 void kms_service_close(struct kms_service *svc);
 
 /* Who is calling, as key policies and grants see it. */

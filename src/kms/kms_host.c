@@ -61,8 +61,8 @@ enum ks_err kms_host_open(const struct kms_host_options *o, struct kms_host **ou
     char *key = path_join(o->data_dir, "trail-digest-key.pem");
     char *pub = path_join(o->data_dir, "trail-digest-public.pem");
     char *state = path_join(o->data_dir, "trail-state.json");
-    h->principals_path =
-        o->principals_path ? ks_xstrdup(o->principals_path) : path_join(o->data_dir, "principals.json");
+    h->principals_path = o->principals_path ? ks_xstrdup(o->principals_path)
+                                            : path_join(o->data_dir, "principals.json");
     h->trail_dir = o->trail_dir ? ks_xstrdup(o->trail_dir) : path_join(o->data_dir, "trail");
     enum ks_err err = KS_OK;
     if (!key || !pub || !state || !h->principals_path || !h->trail_dir) {

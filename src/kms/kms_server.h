@@ -200,7 +200,7 @@ struct kms_trail_call {
  * context. The context and its strings must outlive the service.
  */
 struct kms_trail_service_events {
-    struct kms_trail *trail;   /* NULL: events are dropped */
+    struct kms_trail *trail; /* NULL: events are dropped */
     const char *account;
     const char *region;
     const char *event_version; /* NULL = KMS_DEFAULT_EVENT_VER */
@@ -351,8 +351,8 @@ struct kms_host;
  * the trail, the key store and starts the server. Errors: KS_E_IO,
  * KS_E_INVALID (options, principals file, listen address) with diag.
  */
-KS_MUST_CHECK enum ks_err kms_host_open(const struct kms_host_options *opts,
-                                        struct kms_host **out, struct ks_diag *diag);
+KS_MUST_CHECK enum ks_err kms_host_open(const struct kms_host_options *opts, struct kms_host **out,
+                                        struct ks_diag *diag);
 uint16_t kms_host_port(const struct kms_host *h);
 /* Borrowed until kms_host_close. */
 const struct kms_principals *kms_host_principals(const struct kms_host *h);

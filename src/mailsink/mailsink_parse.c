@@ -52,8 +52,8 @@ static size_t qp_decode(const char *in, size_t n, char *out, bool q_header)
             i += in[i + 1] == '\r' && i + 2 < n && in[i + 2] == '\n' ? 2 : 1; /* soft break */
         } else if (i + 2 < n && ks_hexval((unsigned char)in[i + 1]) >= 0 &&
                    ks_hexval((unsigned char)in[i + 2]) >= 0) {
-            out[o++] =
-                (char)(ks_hexval((unsigned char)in[i + 1]) * 16 + ks_hexval((unsigned char)in[i + 2]));
+            out[o++] = (char)(ks_hexval((unsigned char)in[i + 1]) * 16 +
+                              ks_hexval((unsigned char)in[i + 2]));
             i += 2;
         } else {
             out[o++] = '='; /* a lone '=' is kept: liberal in what we accept */

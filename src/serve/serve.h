@@ -279,10 +279,10 @@ struct serve_recent {
     int source;
     char *message; /* the event's bytes, NUL-terminated */
     size_t len;
-    char *log_group, *stream;    /* "" when none */
-    char *file;                  /* origin file, "" for pushed events */
-    uint64_t offset;             /* byte offset in file */
-    uint64_t seq; /* 1-based arrival number, unique per run */
+    char *log_group, *stream; /* "" when none */
+    char *file;               /* origin file, "" for pushed events */
+    uint64_t offset;          /* byte offset in file */
+    uint64_t seq;             /* 1-based arrival number, unique per run */
 };
 
 /* CloudTrail fields of a recent event, "" when absent. */

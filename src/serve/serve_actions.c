@@ -140,8 +140,8 @@ void serve_engine_outcome(void *engine, const struct notify_outcome *o)
     if (o->kind != NOTIFY_OUTCOME_RETRY) {
         for (size_t i = 0; i < e->nalarms; i++)
             if (!strcmp(alarm_get_def(e->alarms[i].a)->name, o->alarm_name))
-                alarm_record_action(e->alarms[i].a, o->time_ms, o->action_arn,
-                                    o->state_update_ms, o->published_message, o->error);
+                alarm_record_action(e->alarms[i].a, o->time_ms, o->action_arn, o->state_update_ms,
+                                    o->published_message, o->error);
         for (size_t i = 0; i < e->ncomps; i++)
             if (!strcmp(alarm_composite_get_def(e->comps[i].c)->name, o->alarm_name))
                 alarm_composite_record_action(e->comps[i].c, o->time_ms, o->action_arn,
@@ -172,8 +172,8 @@ void serve_engine_outcome(void *engine, const struct notify_outcome *o)
         .error = o->error ? ks_xstrdup(o->error) : NULL,
     };
     if (!e->opts.quiet)
-        serve_log(e, o->error ? "warn" : "info", "action %s (%s) for '%s' -> %s: %s%s%s",
-                  d->target, d->protocol, d->alarm, d->new_state,
+        serve_log(e, o->error ? "warn" : "info", "action %s (%s) for '%s' -> %s: %s%s%s", d->target,
+                  d->protocol, d->alarm, d->new_state,
                   o->error ? (o->kind == NOTIFY_OUTCOME_RETRY ? "failed, will retry" : "failed")
                            : "delivered",
                   o->error ? ": " : "", o->error ? o->error : "");

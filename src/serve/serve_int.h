@@ -16,9 +16,9 @@ struct salarm {
     int64_t next_eval;
     int64_t last_eval; /* INT64_MIN before the first evaluation */
     uint64_t transitions;
-    bool early;   /* Keysentry::AlarmOptions EarlyFire */
-    bool reeval;  /* a late event re-opened an evaluated period */
-    bool check;   /* a matching event arrived: run the early-fire check */
+    bool early;  /* Keysentry::AlarmOptions EarlyFire */
+    bool reeval; /* a late event re-opened an evaluated period */
+    bool check;  /* a matching event arrived: run the early-fire check */
 };
 
 struct scomp {
@@ -36,12 +36,12 @@ struct tail_file {
     uint64_t head_hash; /* of its first head_len bytes: its identity beside the inode */
     uint32_t head_len;  /* 0 until known */
     bool archive;
-    bool typed;         /* archive decided (needs the first bytes) */
-    bool skip_line;     /* inside an over-long line: drop bytes up to its newline */
-    bool dirty;         /* offset changed since the last checkpoint */
-    bool writing;       /* inotify: opened for writing, no close seen yet */
-    bool closed;        /* inotify: closed after writing or renamed in: complete */
-    bool pending;       /* queued in the tail's pending list */
+    bool typed;     /* archive decided (needs the first bytes) */
+    bool skip_line; /* inside an over-long line: drop bytes up to its newline */
+    bool dirty;     /* offset changed since the last checkpoint */
+    bool writing;   /* inotify: opened for writing, no close seen yet */
+    bool closed;    /* inotify: closed after writing or renamed in: complete */
+    bool pending;   /* queued in the tail's pending list */
 };
 
 struct tail_watch; /* serve_tail.c: inotify state, pending files, path index */
@@ -119,7 +119,7 @@ struct serve_engine {
     struct event_scan_plan *plan; /* immutable once built: batches scan with it unlocked */
     struct event_scan *scan;      /* the lock holder's */
     unsigned slot[9];
-    struct ks_buf fields;         /* serve_engine_recent_fields' text */
+    struct ks_buf fields; /* serve_engine_recent_fields' text */
 
     /* PutLogEvents batches match outside the lock (serve_engine_put_events):
      * mf_gen numbers the filter sets, mf_users counts the batches matching

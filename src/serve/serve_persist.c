@@ -45,13 +45,13 @@ static enum ks_err put_row(struct serve_engine *e, const char *sql, const char *
     return rc == SQLITE_DONE ? KS_OK : store_fail(e->db, diag, "saving an API change");
 }
 
-#define ALARM_SQL  "INSERT OR REPLACE INTO serve_api_alarms (name, def, updated_ms) VALUES (?, ?, ?)"
+#define ALARM_SQL "INSERT OR REPLACE INTO serve_api_alarms (name, def, updated_ms) VALUES (?, ?, ?)"
 #define FILTER_SQL                                                                                 \
     "INSERT OR REPLACE INTO serve_api_filters (log_group, name, def, created_ms) VALUES (?, ?, "   \
     "?, ?)"
 
-enum ks_err serve_persist_alarm(struct serve_engine *e, const struct alarm_def *def,
-                                int64_t now_ms, struct ks_diag *diag)
+enum ks_err serve_persist_alarm(struct serve_engine *e, const struct alarm_def *def, int64_t now_ms,
+                                struct ks_diag *diag)
 {
     if (!e->db)
         return KS_OK;

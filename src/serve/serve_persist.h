@@ -24,9 +24,9 @@ KS_MUST_CHECK enum ks_err serve_persist_alarm_delete(struct serve_engine *e, con
 KS_MUST_CHECK enum ks_err serve_persist_filter(struct serve_engine *e, const char *log_group,
                                                const struct metric_filter_def *def,
                                                int64_t created_ms, struct ks_diag *diag);
-KS_MUST_CHECK enum ks_err serve_persist_filter_delete(struct serve_engine *e,
-                                                      const char *log_group, const char *name,
-                                                      int64_t now_ms, struct ks_diag *diag);
+KS_MUST_CHECK enum ks_err serve_persist_filter_delete(struct serve_engine *e, const char *log_group,
+                                                      const char *name, int64_t now_ms,
+                                                      struct ks_diag *diag);
 
 /* Replays the saved rows over the engine built from the template. Called
  * from serve_engine_new with the database open and the lock not held. A row

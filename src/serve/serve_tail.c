@@ -40,11 +40,11 @@
 
 #define TAIL_MAX_DEPTH   32
 #define TAIL_CHUNK       (KS_MAX_EVENT_BYTES + 1) /* one read: the longest event plus its newline */
-#define TAIL_RESCAN_MS   5000 /* full walk with inotify: catches anything inotify missed */
-#define TAIL_SETTLE_MS   200  /* an archive not seen closing: its size must hold this long */
-#define TAIL_MAX_PENDING 4096 /* past this, one full walk is cheaper than the list */
-#define TAIL_DRAIN_READS 64   /* inotify reads per poll (64 KiB each) */
-#define TAIL_ORPHANS     64   /* line files whose name now holds another inode */
+#define TAIL_RESCAN_MS   5000  /* full walk with inotify: catches anything inotify missed */
+#define TAIL_SETTLE_MS   200   /* an archive not seen closing: its size must hold this long */
+#define TAIL_MAX_PENDING 4096  /* past this, one full walk is cheaper than the list */
+#define TAIL_DRAIN_READS 64    /* inotify reads per poll (64 KiB each) */
+#define TAIL_ORPHANS     64    /* line files whose name now holds another inode */
 #define TAIL_ROTATE_MS   10000 /* how recent a rotation's two halves must be */
 #define TAIL_HEAD_BYTES  256   /* a line file's first bytes identify it with its inode */
 #define TAIL_WATCH_MASK                                                                            \
@@ -637,7 +637,7 @@ static bool visit_file(struct walk *w, struct tail_file *f, const struct stat *s
     if (f->ino != st->st_ino && f->ino != 0 && !f->archive && f->offset > 0) {
         /* this name holds a new file: remember where the old one was */
         struct tail_orphan *o = &w->t->w->orphans[w->t->w->next_orphan++ % TAIL_ORPHANS];
-        *o = (struct tail_orphan){f->ino,       f->offset, f->head_hash,
+        *o = (struct tail_orphan){f->ino,      f->offset,    f->head_hash,
                                   f->head_len, f->skip_line, w->now_ms};
     }
     bool adopted = f->ino != st->st_ino && adopt_rotated(w->t, f, st, w->now_ms);

@@ -549,10 +549,8 @@ static const struct row rows[] = {
     {"only whitespace", K_BLANK, NULL, 0, 0, OK_, OK_},
     {"CRLF line endings", K_GOOD, NULL, 0, O_CRLF, OK_, OK_},
     {"no final newline", K_GOOD, NULL, 0, O_NOFINAL, OK_, OK_},
-    {"byte order mark", K_GOOD, NULL, 0, O_BOM, OK_,
-     OK_},
-    {"BOM, CRLF and no final newline", K_GOOD, NULL, 0, O_BOM | O_CRLF | O_NOFINAL,
-     OK_, OK_},
+    {"byte order mark", K_GOOD, NULL, 0, O_BOM, OK_, OK_},
+    {"BOM, CRLF and no final newline", K_GOOD, NULL, 0, O_BOM | O_CRLF | O_NOFINAL, OK_, OK_},
 };
 
 #define N_BEFORE 3
@@ -1199,7 +1197,6 @@ struct time_row {
     int64_t ms;
     const char *known_bug;
 };
-
 
 static const struct time_row time_rows[] = {
     {"2023-07-10T11:42:18Z", 0, true, 1688989338000, NULL},
