@@ -226,6 +226,13 @@ int cli_serve(int argc, char **argv)
         rc = CLI_USAGE;
         goto early;
     }
+    struct stat rst;
+    if (ready && lstat(ready, &rst) == 0 && !S_ISREG(rst.st_mode)) {
+        /* it is replaced by rename: never a device, a directory or a link */
+        cli_error("--ready-file '%s' exists and is not a regular file", ready);
+        rc = CLI_USAGE;
+        goto early;
+    }
     copts.params = params;
     hopts.quiet = quiet;
     struct config_template *tpl = NULL;

@@ -280,5 +280,16 @@ case $n in
 *) [ "$n" -gt 20 ] && [ "$n" -lt 30 ] || fail "truncated gzip: $n events, expected most of the 30" ;;
 esac
 
+# serve's --ready-file is replaced by rename: a path that is not a regular
+# file (a device, a directory) is refused before anything starts
+mkdir "$T/adir"
+rc=0
+"$K" serve -q -c "$HERE/../../examples/lab/monitoring.yaml" --listen 127.0.0.1:0 \
+    --ready-file "$T/adir" </dev/null >"$T/out" 2>"$T/err" || rc=$?
+expect_rc 2 "serve --ready-file on a directory"
+expect_err_has "is not a regular file" "serve --ready-file on a directory"
+checks=$((checks + 1))
+[ -d "$T/adir" ] || fail "serve --ready-file replaced a directory"
+
 printf 'cli: %d checks, %d failed\n' "$checks" "$failures"
 [ "$failures" -eq 0 ]
