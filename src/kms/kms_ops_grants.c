@@ -4,10 +4,14 @@
  * RetireGrant (spec/kms-api.md §6.7). Grants are honoured by
  * kms_authorize (kms_policy.c) for their grantee principal.
  *
- * Grant tokens are base64url (no padding) of 48 bytes: the 32-byte grant id,
- * 8 random bytes (a new token every time) and 8 bytes of HMAC-SHA256 under a
- * key derived from the root key, so RetireGrant can check a token without
- * storing it and a forged one answers InvalidGrantTokenException.
+ * Grant tokens are "AQ" and base64url (no padding) of 48 bytes: the 32-byte
+ * grant id, 8 random bytes (a new token every time) and 8 bytes of
+ * HMAC-SHA256 under a key derived from the root key, so RetireGrant can check
+ * a token without storing it and a forged one answers
+ * InvalidGrantTokenException. The prefix (AWS's tokens start so too) keeps a
+ * token from starting with '-' (1 in 64 without it), which command lines such
+ * as the AWS CLI's take for an option; tokens without it, as issued before,
+ * are still read.
  */
 #include "kms/kms_int.h"
 
@@ -20,7 +24,8 @@ static const char grant_ops_text[] =
     "GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateMac, VerifyMac, "
     "DeriveSharedSecret]";
 
-#define TOKEN_RAW 48
+#define TOKEN_RAW   48
+#define TOKEN_CHARS 64 /* base64url of TOKEN_RAW bytes, unpadded */
 
 static void token_mac(const struct kms_service *svc, const uint8_t *idr, uint8_t out[8])
 {
@@ -36,7 +41,9 @@ static bool token_make(const struct kms_service *svc, const char *grant_id, char
     if (!kms_unhex(grant_id, 64, raw) || !kms_random(raw + 32, 8))
         return false;
     token_mac(svc, raw, raw + 40);
-    kms_b64url_encode(raw, sizeof(raw), out);
+    out[0] = 'A';
+    out[1] = 'Q';
+    kms_b64url_encode(raw, sizeof(raw), out + 2);
     return true;
 }
 
@@ -45,6 +52,10 @@ static bool token_read(const struct kms_service *svc, const char *tok, size_t n,
 {
     uint8_t raw[TOKEN_RAW + 4];
     size_t len;
+    if (n == TOKEN_CHARS + 2 && tok[0] == 'A' && tok[1] == 'Q') {
+        tok += 2;
+        n -= 2;
+    }
     if (!kms_b64url_decode(tok, n, raw, sizeof(raw), &len) || len != TOKEN_RAW)
         return false;
     uint8_t mac[8];
@@ -271,7 +282,7 @@ void kms_op_CreateGrant(struct kms_req *r)
         k->grants[k->ngrants++] = g;
         kms_map_put(&r->svc->grants, g->id, strlen(g->id), g);
     }
-    char token[(TOKEN_RAW + 2) / 3 * 4 + 1];
+    char token[2 + TOKEN_CHARS + 1]; /* "AQ", the base64url, NUL */
     if (!token_make(r->svc, g->id, token)) {
         kms_fail_internal(r, "grant token");
         return;

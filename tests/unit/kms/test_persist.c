@@ -53,6 +53,9 @@ static void test_restart(void **state)
            "\"EncryptionContextEquals\":{\"a\":\"b\"}}}");
     t_ok(&e, "grant");
     t_set(&e, "TOK", t_field(&e, "GrantToken"));
+    /* never a leading '-': command lines (the AWS CLI) take that for an option */
+    assert_int_equal(strncmp(t_get(&e, "TOK"), "AQ", 2), 0);
+    assert_int_equal(strlen(t_get(&e, "TOK")), 66);
     t_call(&e, "DisableKey", "{\"KeyId\":\"{D}\"}");
     t_call(&e, "ScheduleKeyDeletion", "{\"KeyId\":\"{P}\",\"PendingWindowInDays\":10}");
     t_call(
