@@ -103,9 +103,10 @@ size_t metric_filters_apply_group(struct metric_filters *mf, unsigned group, con
  * Matching apart from emitting, so matching can run outside a lock:
  *
  *   metric_filters_match (any thread, its own struct metric_match) decides
- *   for one event which filters of the group match and resolves their
- *   values, dimensions and context text; it reads only the compiled filters
- *   (immutable after metric_filters_finish), never counters or the store.
+ *   for one event which filters of the group match, resolves their values
+ *   and dimensions, and copies the record's bytes when a matching filter
+ *   keeps context; it reads only the compiled filters (immutable after
+ *   metric_filters_finish), never counters or the store.
  *   metric_filters_emit (one thread at a time: the caller's lock) applies a
  *   matched event: samples into the store, counters, the context ring.
  *
@@ -133,8 +134,31 @@ size_t metric_filters_emit(struct metric_filters *mf, struct metric_match *mm, s
  * remembered with the fields an alert needs to name the culprit (the
  * CloudTrail principal, key, source address, ...), and where the event came
  * from. Strings are truncated to fixed widths; all are "" when absent.
+ *
+ * The fields are extracted lazily: a match keeps the record's bytes in its
+ * filter's byte ring, and metric_filters_recent extracts the fields of the
+ * matches it passes (once each). A JSON filter's byte ring is allocated as
+ * it fills (a filter that matches little uses little), up to
+ * METRIC_CONTEXT_BYTES, or less once the rings of the filter set hold
+ * METRIC_CONTEXT_BYTES_ALL together (first come, first served; each gets
+ * METRIC_CONTEXT_MIN_BYTES whatever the others hold). When a ring is full,
+ * the oldest records' bytes are overwritten first, and the fields of those
+ * still among the filter's newest METRIC_CONTEXT_RECENT matches are
+ * extracted just before (in metric_filters_emit); a record larger than the
+ * whole ring has its fields extracted at once. So the fields reported never
+ * depend on the caps: a smaller ring costs extraction time under the
+ * caller's lock, not context. 2 MiB holds 1,000 CloudTrail records of up to
+ * 2 KB (1.6 KB on average in the benchmark corpus); an equal share of 8 MiB
+ * (1 MiB for 8 filters) made a busy filter extract most of its matches on
+ * eviction and replay slower than before the change.
+ * The fields come from a scan of the record for them alone: the first value
+ * of each (duplicate keys: first wins, as in matching); all "" when that scan
+ * finds the record malformed on their paths.
  */
-#define METRIC_CONTEXT_RECENT 1000
+#define METRIC_CONTEXT_RECENT    1000
+#define METRIC_CONTEXT_BYTES     (2u << 20)  /* per JSON filter, at most */
+#define METRIC_CONTEXT_BYTES_ALL (8u << 20)  /* per filter set, beyond the minimums */
+#define METRIC_CONTEXT_MIN_BYTES (64u << 10) /* per JSON filter, at least */
 
 struct metric_event_info {
     int64_t time_ms;
@@ -159,7 +183,10 @@ typedef void metric_event_fn(void *ud, const struct metric_event_info *ev);
  * Calls fn for each remembered match, newest first, whose sample went to
  * series (an id of the store the filters feed; see metric_store_find) with a
  * time in [start_ms, end_ms). Returns how many were passed. The strings are
- * valid until the next metric_filters_apply.
+ * valid until the next metric_filters_apply or metric_filters_emit. It
+ * extracts the fields it passes into the filters' rings (mf is const, the
+ * rings it points to are not), so it runs under the lock metric_filters_emit
+ * runs under, never beside it.
  */
 size_t metric_filters_recent(const struct metric_filters *mf, long series, int64_t start_ms,
                              int64_t end_ms, metric_event_fn *fn, void *ud);

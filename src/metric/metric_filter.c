@@ -32,7 +32,7 @@ struct ref {
 };
 
 /* The context text of one match; fixed widths so the ring never allocates.
- * Filled by the match phase, copied into the ring by the emit phase. */
+ * Extracted lazily (see "context" below), not while matching. */
 struct recent_text {
     char event_id[64];
     char event_name[64];
@@ -43,13 +43,17 @@ struct recent_text {
     char user_agent[160];
 };
 
-/* One remembered match. */
+/* One remembered match. Its text is filter.text[same slot] once has_text;
+ * until then it is extracted from the record's bytes at pos in the filter's
+ * byte ring (see "context" below). */
 struct recent {
     int64_t time_ms;
-    struct recent_text t;
     const char *file; /* interned in struct metric_filters */
     uint64_t offset;
-    long series; /* the series the match's sample went to, -1 for none */
+    long series;  /* the series the match's sample went to, -1 for none */
+    uint64_t pos; /* the record in filter.bytes (a position in all bytes ever kept) */
+    uint32_t len;
+    bool has_text; /* text extracted into filter.text */
 };
 
 enum ctx_field {
@@ -73,8 +77,16 @@ static const char *const ctx_selectors[CF_COUNT] = {
 
 struct filter {
     char *name, *ns, *metric, *unit;
-    struct recent *recent; /* ring of METRIC_CONTEXT_RECENT, JSON patterns only */
-    size_t nrecent, recent_next;
+    /* the context of the newest METRIC_CONTEXT_RECENT matches (JSON
+     * patterns only): recent[seq % RECENT] is the next slot written */
+    struct recent *recent;
+    struct recent_text *text; /* per slot; pages touched only when extracted */
+    uint64_t seq;             /* matches remembered so far */
+    uint64_t live;            /* oldest match whose text may still need its bytes */
+    char *bytes;              /* the records of recent[], a byte ring */
+    size_t bytes_alloc;       /* how much of bytes the ring may use so far */
+    size_t bytes_cap;         /* the ring's size: METRIC_CONTEXT_BYTES until growth stops */
+    uint64_t bytes_head;      /* bytes ever written (positions of recent.pos) */
     int pattern;
     enum pattern_kind kind;
     struct ref value;
@@ -92,18 +104,26 @@ struct filter {
 
 /*
  * Two kinds of state: the compiled part (set, f[i]'s definition fields,
- * ctx_handle), written only before metric_filters_finish and then read by
- * any number of matching threads; and the running part (f[i].stats,
- * plain_series, recent ring, cardinality times, files, origin), written by
- * metric_filters_emit under the caller's lock. Matching never reads the
- * running part, so the two never race.
+ * ctx_set, ctx_handle), written only before
+ * metric_filters_finish and then read by any number of matching threads; and
+ * the running part (f[i].stats, plain_series, recent ring and its bytes and
+ * text, cardinality times, files, origin, ctx_scan, ctx_bytes), written by
+ * metric_filters_emit and metric_filters_recent under the caller's lock.
+ * Matching never reads the running part, so the two never race.
  */
 struct metric_filters {
     struct pattern_set *set;
     struct filter *f;
     size_t n;
-    int ctx_handle[CF_COUNT]; /* selectors for the context, -1 until a JSON filter exists */
-    char **files;             /* interned origin file names */
+    /* The context selectors live in a set of their own, not in set: the
+     * matching scan then stops once the patterns' fields are seen, instead
+     * of walking every record to its eventID and resources (docs/benchmarks.md,
+     * replay). NULL until a JSON filter exists. */
+    struct pattern_set *ctx_set;
+    int ctx_handle[CF_COUNT];
+    struct pattern_ctx *ctx_scan; /* extraction under the caller's lock */
+    size_t ctx_bytes;             /* all filters' byte rings (METRIC_CONTEXT_BYTES_ALL) */
+    char **files;                 /* interned origin file names */
     size_t nfiles;
     const char *origin_file;
     uint64_t origin_offset;
@@ -123,12 +143,17 @@ struct out {
     uint8_t dim_index[METRIC_MAX_DIMENSIONS];
     double value;
     size_t dim_off[METRIC_MAX_DIMENSIONS]; /* NUL-terminated, in text */
-    long recent;                           /* index in recents, -1 when the filter keeps none */
 };
 
 struct event_out {
     size_t first, n; /* outs[first .. first + n) */
     size_t matched;  /* filters of the event's group that matched */
+    /* for the context rings, when some matching filter keeps one: the
+     * record's bytes at raw_off in metric_match.raw, or (when raw is full)
+     * its text, already extracted, in recents[text] */
+    bool keep;
+    long text;
+    size_t raw_off, raw_len;
 };
 
 struct metric_match {
@@ -142,8 +167,10 @@ struct metric_match {
     size_t nevs, capevs;
     struct recent_text *recents;
     size_t nrecents, caprecents;
-    struct ks_buf text;    /* dimension values */
-    struct ks_buf decoded; /* a JSON value's decoded text, one at a time */
+    struct pattern_ctx *ctx_eager; /* on ctx_set, for recents */
+    struct ks_buf raw;             /* matched records' bytes, for the context rings */
+    struct ks_buf text;            /* dimension values */
+    struct ks_buf decoded;         /* a JSON value's decoded text, one at a time */
     /* extraction scratch for space-delimited references */
     const struct filter *cur;
     const char *ext_val[METRIC_MAX_DIMENSIONS + 1];
@@ -176,6 +203,8 @@ void metric_filters_free(struct metric_filters *mf)
         free(f->unit);
         ref_release(&f->value);
         free(f->recent);
+        free(f->text);
+        free(f->bytes);
         for (size_t d = 0; d < f->ndims; d++) {
             free(f->dim_keys[d]);
             ref_release(&f->dims[d]);
@@ -186,6 +215,8 @@ void metric_filters_free(struct metric_filters *mf)
         free(mf->files[i]);
     free(mf->files);
     metric_match_free(mf->own);
+    pattern_ctx_free(mf->ctx_scan);
+    pattern_set_free(mf->ctx_set);
     pattern_set_free(mf->set);
     free(mf);
 }
@@ -286,13 +317,16 @@ int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def
         return -1;
     }
     if (f->kind == PATTERN_JSON) {
-        if (mf->ctx_handle[0] < 0) {
+        if (!mf->ctx_set) {
             struct ks_diag cd;
+            mf->ctx_set = pattern_set_new();
             for (int i = 0; i < CF_COUNT; i++)
-                mf->ctx_handle[i] = pattern_set_add_selector(mf->set, ctx_selectors[i],
+                mf->ctx_handle[i] = pattern_set_add_selector(mf->ctx_set, ctx_selectors[i],
                                                              strlen(ctx_selectors[i]), &cd);
         }
         f->recent = ks_xcalloc(METRIC_CONTEXT_RECENT, sizeof(*f->recent));
+        f->text = ks_xcalloc(METRIC_CONTEXT_RECENT, sizeof(*f->text));
+        f->bytes_cap = METRIC_CONTEXT_BYTES;
     }
     char what[200];
     snprintf(what, sizeof(what), "metric filter '%s': metricValue", def->name);
@@ -312,6 +346,10 @@ int metric_filters_add(struct metric_filters *mf, const struct metric_filter_def
 void metric_filters_finish(struct metric_filters *mf)
 {
     pattern_set_finish(mf->set);
+    if (mf->ctx_set) {
+        pattern_set_finish(mf->ctx_set);
+        mf->ctx_scan = pattern_ctx_new(mf->ctx_set);
+    }
     mf->own = metric_match_new(mf);
 }
 
@@ -323,6 +361,11 @@ struct metric_match *metric_match_new(const struct metric_filters *mf)
     mm->matched = ks_xcalloc(mf->n ? mf->n : 1, 1);
     mm->want = ks_xcalloc(mf->n ? mf->n : 1, 1);
     mm->want_group = UINT_MAX;
+    if (mf->ctx_set)
+        mm->ctx_eager = pattern_ctx_new(mf->ctx_set);
+    /* a batch's matched records; past this, their text is extracted while
+     * matching instead (as it always was) */
+    ks_buf_init(&mm->raw, 64u << 20);
     ks_buf_init(&mm->text, 64u << 20);
     ks_buf_init(&mm->decoded, 4 * (KS_MAX_EVENT_BYTES + 1));
     return mm;
@@ -338,6 +381,8 @@ void metric_match_free(struct metric_match *mm)
     free(mm->outs);
     free(mm->evs);
     free(mm->recents);
+    pattern_ctx_free(mm->ctx_eager);
+    ks_buf_release(&mm->raw);
     ks_buf_release(&mm->text);
     ks_buf_release(&mm->decoded);
     free(mm);
@@ -351,6 +396,7 @@ const struct metric_filters *metric_match_filters(const struct metric_match *mm)
 void metric_match_reset(struct metric_match *mm)
 {
     mm->nouts = mm->nevs = mm->nrecents = 0;
+    ks_buf_reset(&mm->raw);
     ks_buf_reset(&mm->text);
 }
 
@@ -554,54 +600,164 @@ void metric_filters_set_origin(struct metric_filters *mf, const char *file, uint
     mf->origin_file = mf->files[mf->nfiles++];
 }
 
+/*
+ * The context of a match is not extracted while matching: a filter matching a
+ * third of the records would pay for nine more fields per match, most of them
+ * never read (docs/benchmarks.md, replay). Matching keeps the record's bytes
+ * (metric_match.raw); emit copies them into the filter's byte ring, a FIFO
+ * like the ring of matches, so the newest matches' bytes are the ones kept;
+ * metric_filters_recent extracts the text of the matches it passes, once per
+ * match. A match whose bytes are about to be overwritten while it is still
+ * in the ring has its text extracted then (evict_bytes), so every match in
+ * the ring reports the same text as if it had been extracted at once; the
+ * byte cap only trades memory for extraction under the caller's lock.
+ */
+
 /* Copies the decoded text of a context selector into out (truncated). */
-static void ctx_text(struct metric_match *mm, int field, char *out, size_t size)
+static void ctx_text(struct pattern_ctx *c, int handle, char *out, size_t size)
 {
     out[0] = '\0';
     const struct event_value *v;
-    const struct metric_filters *mf = mm->mf;
-    if (mf->ctx_handle[field] < 0 || pattern_ctx_selector(mm->ctx, mf->ctx_handle[field], &v) == 0)
+    if (handle < 0 || pattern_ctx_selector(c, handle, &v) == 0)
         return;
     if (v->type != EVENT_V_STRING && v->type != EVENT_V_NUMBER)
         return;
     const char *s = v->ptr;
     size_t n = v->len;
     if (v->type == EVENT_V_STRING)
-        n = event_value_string(v, pattern_ctx_scratch(mm->ctx), &s);
+        n = event_value_string(v, pattern_ctx_scratch(c), &s);
     if (n >= size)
         n = size - 1;
     memcpy(out, s, n);
     out[n] = '\0';
 }
 
-/* The match phase's half of remembering: the context text of the event. */
-static void recent_text_fill(struct metric_match *mm, struct recent_text *t)
+/* The context text of one record, scanned with c (a context of ctx_set). */
+static void recent_text_fill(const struct metric_filters *mf, struct pattern_ctx *c,
+                             const char *msg, size_t len, struct recent_text *t)
 {
-    ctx_text(mm, CF_EVENT_ID, t->event_id, sizeof(t->event_id));
-    ctx_text(mm, CF_EVENT_NAME, t->event_name, sizeof(t->event_name));
-    ctx_text(mm, CF_ISSUER, t->principal, sizeof(t->principal));
+    /* ctx_set has selectors and no pattern: matching only points c at msg;
+     * the first selector read runs the scan */
+    uint8_t none;
+    pattern_ctx_match(c, msg, len, &none, NULL);
+    const int *h = mf->ctx_handle;
+    ctx_text(c, h[CF_EVENT_ID], t->event_id, sizeof(t->event_id));
+    ctx_text(c, h[CF_EVENT_NAME], t->event_name, sizeof(t->event_name));
+    ctx_text(c, h[CF_ISSUER], t->principal, sizeof(t->principal));
     if (!t->principal[0])
-        ctx_text(mm, CF_USER_ARN, t->principal, sizeof(t->principal));
-    ctx_text(mm, CF_RESOURCE, t->key, sizeof(t->key));
+        ctx_text(c, h[CF_USER_ARN], t->principal, sizeof(t->principal));
+    ctx_text(c, h[CF_RESOURCE], t->key, sizeof(t->key));
     if (!t->key[0])
-        ctx_text(mm, CF_KEY_ID, t->key, sizeof(t->key));
-    ctx_text(mm, CF_SOURCE_IP, t->source_ip, sizeof(t->source_ip));
-    ctx_text(mm, CF_ERROR, t->error_code, sizeof(t->error_code));
-    ctx_text(mm, CF_AGENT, t->user_agent, sizeof(t->user_agent));
+        ctx_text(c, h[CF_KEY_ID], t->key, sizeof(t->key));
+    ctx_text(c, h[CF_SOURCE_IP], t->source_ip, sizeof(t->source_ip));
+    ctx_text(c, h[CF_ERROR], t->error_code, sizeof(t->error_code));
+    ctx_text(c, h[CF_AGENT], t->user_agent, sizeof(t->user_agent));
 }
 
-static void remember(struct metric_filters *mf, struct filter *f, const struct recent_text *t,
-                     int64_t time_ms, long series)
+/* Extracts the text of slot at from its bytes (caller's lock). The bytes
+ * are still there: evict_bytes extracts before overwriting. */
+static void recent_extract(const struct metric_filters *mf, const struct filter *f, size_t at)
 {
-    struct recent *r = &f->recent[f->recent_next];
-    f->recent_next = (f->recent_next + 1) % METRIC_CONTEXT_RECENT;
-    if (f->nrecent < METRIC_CONTEXT_RECENT)
-        f->nrecent++;
+    struct recent *r = &f->recent[at];
+    if (r->has_text)
+        return;
+    const char *msg = f->bytes + r->pos % f->bytes_cap;
+    recent_text_fill(mf, mf->ctx_scan, msg, r->len, &f->text[at]);
+    r->has_text = true;
+}
+
+/* Before bytes up to position head are written: extracts the text of every
+ * match still in the ring whose bytes lie before head - cap. Matches are in
+ * the same order as their bytes, so this walks from the oldest (f->live) and
+ * stops at the first whose bytes survive. */
+static void evict_bytes(const struct metric_filters *mf, struct filter *f, uint64_t head)
+{
+    uint64_t cap = f->bytes_cap;
+    while (f->live < f->seq) {
+        size_t at = (size_t)(f->live % METRIC_CONTEXT_RECENT);
+        struct recent *r = &f->recent[at];
+        if (!r->has_text && head - r->pos <= cap)
+            break;
+        recent_extract(mf, f, at);
+        f->live++;
+    }
+}
+
+/* Copies a record into the filter's byte ring; false when it is larger than
+ * the whole ring. */
+static bool keep_bytes(struct metric_filters *mf, struct filter *f, struct recent *r,
+                       const char *msg, size_t len)
+{
+    uint64_t pos = f->bytes_head;
+    size_t phys = (size_t)(pos % f->bytes_cap);
+    if (phys + len > f->bytes_alloc && f->bytes_alloc < f->bytes_cap) {
+        /* the ring grows only before its first wrap, while positions and
+         * offsets are still equal (pos < alloc); it stops at its cap, or
+         * where it is once all rings together hold METRIC_CONTEXT_BYTES_ALL
+         * (but at least METRIC_CONTEXT_MIN_BYTES): its size is then fixed.
+         * The buffer is allocated at its cap once: pages it never reaches
+         * are never touched, so memory follows alloc without the copies
+         * (and freed chunks) of realloc */
+        size_t a = f->bytes_alloc ? f->bytes_alloc * 2 : METRIC_CONTEXT_MIN_BYTES;
+        while (a < phys + len && a < f->bytes_cap)
+            a *= 2;
+        if (a > f->bytes_cap)
+            a = f->bytes_cap;
+        if (a > METRIC_CONTEXT_MIN_BYTES &&
+            mf->ctx_bytes + (a - f->bytes_alloc) > METRIC_CONTEXT_BYTES_ALL) {
+            a = f->bytes_alloc > METRIC_CONTEXT_MIN_BYTES ? f->bytes_alloc
+                                                          : METRIC_CONTEXT_MIN_BYTES;
+            f->bytes_cap = a;
+        }
+        if (a > f->bytes_alloc) {
+            if (!f->bytes)
+                f->bytes = ks_xmalloc(METRIC_CONTEXT_BYTES);
+            mf->ctx_bytes += a - f->bytes_alloc;
+            f->bytes_alloc = a;
+        }
+        phys = (size_t)(pos % f->bytes_cap);
+    }
+    size_t cap = f->bytes_cap;
+    if (len > cap)
+        return false;
+    /* a record never wraps around the end: it starts over at 0 instead */
+    if (phys + len > cap) {
+        pos += cap - phys;
+        phys = 0;
+    }
+    evict_bytes(mf, f, pos + len);
+    memcpy(f->bytes + phys, msg, len);
+    f->bytes_head = pos + len;
+    r->pos = pos;
+    r->len = (uint32_t)len;
+    return true;
+}
+
+static void remember(struct metric_filters *mf, struct filter *f, const struct metric_match *mm,
+                     const struct event_out *eo, int64_t time_ms, long series)
+{
+    size_t at = (size_t)(f->seq % METRIC_CONTEXT_RECENT);
+    struct recent *r = &f->recent[at];
+    /* the match this slot held leaves the ring: its text is no longer owed */
+    if (f->seq >= METRIC_CONTEXT_RECENT && f->live <= f->seq - METRIC_CONTEXT_RECENT)
+        f->live = f->seq - METRIC_CONTEXT_RECENT + 1;
     r->time_ms = time_ms;
-    r->t = *t;
     r->file = mf->origin_file;
     r->offset = mf->origin_offset;
     r->series = series;
+    r->has_text = false;
+    r->len = 0;
+    if (eo->text >= 0) {
+        f->text[at] = mm->recents[eo->text];
+        r->has_text = true;
+    } else {
+        const char *msg = mm->raw.data + eo->raw_off;
+        if (!keep_bytes(mf, f, r, msg, eo->raw_len)) {
+            recent_text_fill(mf, mf->ctx_scan, msg, eo->raw_len, &f->text[at]);
+            r->has_text = true;
+        }
+    }
+    f->seq++;
 }
 
 size_t metric_filters_recent(const struct metric_filters *mf, long series, int64_t start_ms,
@@ -612,20 +768,23 @@ size_t metric_filters_recent(const struct metric_filters *mf, long series, int64
         const struct filter *f = &mf->f[i];
         if (!f->recent)
             continue;
-        for (size_t k = 0; k < f->nrecent; k++) {
-            size_t at = (f->recent_next + METRIC_CONTEXT_RECENT - 1 - k) % METRIC_CONTEXT_RECENT;
+        size_t nrecent = f->seq < METRIC_CONTEXT_RECENT ? (size_t)f->seq : METRIC_CONTEXT_RECENT;
+        for (size_t k = 0; k < nrecent; k++) {
+            size_t at = (size_t)((f->seq - 1 - k) % METRIC_CONTEXT_RECENT);
             const struct recent *r = &f->recent[at];
             if (r->series != series || r->time_ms < start_ms || r->time_ms >= end_ms)
                 continue;
+            recent_extract(mf, f, at);
+            const struct recent_text *t = &f->text[at];
             struct metric_event_info ev = {
                 .time_ms = r->time_ms,
-                .event_id = r->t.event_id,
-                .event_name = r->t.event_name,
-                .principal = r->t.principal,
-                .key = r->t.key,
-                .source_ip = r->t.source_ip,
-                .error_code = r->t.error_code,
-                .user_agent = r->t.user_agent,
+                .event_id = t->event_id,
+                .event_name = t->event_name,
+                .principal = t->principal,
+                .key = t->key,
+                .source_ip = t->source_ip,
+                .error_code = t->error_code,
+                .user_agent = t->user_agent,
                 .file = r->file ? r->file : "",
                 .offset = r->offset,
             };
@@ -680,6 +839,8 @@ size_t metric_filters_match(struct metric_match *mm, unsigned group, const char 
     eo->first = mm->nouts;
     eo->n = 0;
     eo->matched = pattern_ctx_match_some(mm->ctx, msg, len, want, mm->matched, NULL);
+    eo->keep = false;
+    eo->text = -1;
     /* disabled filters are skipped by emit, not here: stats.disabled is
      * running state, written under the caller's lock */
     for (size_t i = 0; i < mf->n; i++) {
@@ -693,7 +854,6 @@ size_t metric_filters_match(struct metric_match *mm, unsigned group, const char 
         struct out *o = &mm->outs[mm->nouts++];
         memset(o, 0, sizeof(*o));
         o->filter = (uint32_t)i;
-        o->recent = -1;
         eo->n++;
         if (!hit) {
             o->kind = OUT_DEFAULT;
@@ -702,11 +862,17 @@ size_t metric_filters_match(struct metric_match *mm, unsigned group, const char 
         }
         o->kind = OUT_MATCH;
         prepare(mm, f, o);
-        if (f->recent) {
+        eo->keep = eo->keep || f->recent;
+    }
+    if (eo->keep) {
+        /* once per event however many filters keep it */
+        eo->raw_off = mm->raw.len;
+        eo->raw_len = len;
+        if (ks_buf_add(&mm->raw, msg, len) != KS_OK) {
             mm->recents =
                 grow(mm->recents, &mm->caprecents, mm->nrecents + 1, sizeof(*mm->recents));
-            o->recent = (long)mm->nrecents;
-            recent_text_fill(mm, &mm->recents[mm->nrecents++]);
+            eo->text = (long)mm->nrecents;
+            recent_text_fill(mf, mm->ctx_eager, msg, len, &mm->recents[mm->nrecents++]);
         }
     }
     return mm->nevs++;
@@ -725,7 +891,7 @@ size_t metric_filters_emit(struct metric_filters *mf, struct metric_match *mm, s
             f->stats.matched++;
             long series = emit_out(mm, f, o, time_ms, store);
             if (f->recent)
-                remember(mf, f, &mm->recents[o->recent], time_ms, series);
+                remember(mf, f, mm, eo, time_ms, series);
         } else {
             if (f->plain_series < 0)
                 f->plain_series =

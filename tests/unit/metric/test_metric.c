@@ -254,6 +254,181 @@ static void test_filters_log_groups(void **state)
     metric_filters_free(mf);
 }
 
+/* ---- context: the newest matches' fields, extracted lazily ---------------- */
+
+struct seen {
+    size_t n;
+    char id[1000][64];
+    char principal[1000][256];
+    char key[1000][256];
+    char ip[1000][64];
+    char error[1000][96];
+    char agent[1000][160];
+    char name[1000][64];
+    uint64_t offset[1000];
+    int64_t time_ms[1000];
+    char file[1000][16];
+};
+
+static void seen_add(void *ud, const struct metric_event_info *ev)
+{
+    struct seen *s = ud;
+    if (s->n == 1000)
+        return;
+    size_t i = s->n++;
+    snprintf(s->id[i], sizeof(s->id[i]), "%s", ev->event_id);
+    snprintf(s->principal[i], sizeof(s->principal[i]), "%s", ev->principal);
+    snprintf(s->key[i], sizeof(s->key[i]), "%s", ev->key);
+    snprintf(s->ip[i], sizeof(s->ip[i]), "%s", ev->source_ip);
+    snprintf(s->error[i], sizeof(s->error[i]), "%s", ev->error_code);
+    snprintf(s->agent[i], sizeof(s->agent[i]), "%s", ev->user_agent);
+    snprintf(s->name[i], sizeof(s->name[i]), "%s", ev->event_name);
+    snprintf(s->file[i], sizeof(s->file[i]), "%s", ev->file);
+    s->offset[i] = ev->offset;
+    s->time_ms[i] = ev->time_ms;
+}
+
+/* Record i: padding first, so its fields lie after pad bytes; a user agent
+ * longer than the field (truncated to 159 bytes), an escaped error code. */
+static size_t ctx_record(char *buf, size_t size, size_t i, size_t pad, bool issuer)
+{
+    int n =
+        snprintf(buf, size,
+                 "{\"pad\":\"%*s\",\"eventSource\":\"kms.amazonaws.com\","
+                 "\"eventName\":\"Decrypt\",\"userIdentity\":{\"arn\":\"arn:user/%zu\"%s},"
+                 "\"sourceIPAddress\":\"10.0.%zu\",\"userAgent\":\"%0200zu\","
+                 "\"errorCode\":\"E\\u0041\",\"requestParameters\":{\"keyId\":\"k%zu\"},"
+                 "\"eventID\":\"id-%zu\"}",
+                 (int)pad, "", i,
+                 issuer ? ",\"sessionContext\":{\"sessionIssuer\":{\"arn\":\"arn:role/r\"}}" : "",
+                 i, i, i, i);
+    assert_true(n > 0 && (size_t)n < size);
+    return (size_t)n;
+}
+
+static void check_seen(const struct seen *s, size_t k, size_t i, bool issuer)
+{
+    char want[256];
+    snprintf(want, sizeof(want), "id-%zu", i);
+    if (strcmp(s->id[k], want))
+        print_error("event %zu: id '%s', want '%s'\n", k, s->id[k], want);
+    assert_string_equal(s->id[k], want);
+    snprintf(want, sizeof(want), issuer ? "arn:role/r" : "arn:user/%zu", i);
+    assert_string_equal(s->principal[k], want);
+    snprintf(want, sizeof(want), "k%zu", i);
+    assert_string_equal(s->key[k], want);
+    snprintf(want, sizeof(want), "10.0.%zu", i);
+    assert_string_equal(s->ip[k], want);
+    assert_string_equal(s->error[k], "EA");
+    assert_string_equal(s->name[k], "Decrypt");
+    snprintf(want, sizeof(want), "%0200zu", i);
+    want[159] = '\0';
+    assert_string_equal(s->agent[k], want);
+    assert_string_equal(s->file[k], "f.json");
+    assert_int_equal(s->offset[k], i);
+    assert_int_equal(s->time_ms[k], T0 + (int64_t)i * 1000);
+}
+
+static void test_context_ring(void **state)
+{
+    (void)state;
+    struct metric_filters *mf = metric_filters_new();
+    struct ks_diag d;
+    struct metric_filter_def a = {.name = "A",
+                                  .pattern = "{ $.eventSource = kms.amazonaws.com }",
+                                  .namespace_ = "C",
+                                  .metric_name = "A",
+                                  .value = "1"};
+    static const char *const names[6] = {"A", "B", "C", "D", "E", "F"};
+    for (int m = 0; m < 6; m++) {
+        struct metric_filter_def b = a;
+        b.name = b.metric_name = names[m];
+        assert_int_equal(metric_filters_add(mf, &b, &d), m);
+    }
+    metric_filters_finish(mf);
+    struct metric_store *st = metric_store_new();
+    struct metric_match *mm = metric_match_new(mf);
+    struct seen *s = calloc(1, sizeof(*s));
+    size_t size = 16u << 10;
+    char *buf = malloc(size * 7);
+    size_t len[7];
+    /* 1,500 records of 9 KB into six rings: two reach 2 MiB
+     * (METRIC_CONTEXT_BYTES), the other four stop at 1 MiB, when the six
+     * hold 8 MiB (METRIC_CONTEXT_BYTES_ALL). The bytes wrap several times, so
+     * most matches in the rings have their fields extracted when their bytes
+     * are overwritten. Batches of 7, as serve matches them. */
+    metric_filters_set_origin(mf, "f.json", 0);
+    for (size_t i = 0; i < 1500; i += 7) {
+        metric_match_reset(mm);
+        size_t nb = i + 7 <= 1500 ? 7 : 1500 - i;
+        for (size_t j = 0; j < nb; j++) {
+            len[j] = ctx_record(buf + j * size, size, i + j, 9000, (i + j) % 3 == 0);
+            assert_int_equal(metric_filters_match(mm, METRIC_GROUP_ANY, buf + j * size, len[j]), j);
+        }
+        for (size_t j = 0; j < nb; j++) {
+            metric_filters_set_origin(mf, "f.json", i + j);
+            assert_int_equal(metric_filters_emit(mf, mm, j, T0 + (int64_t)(i + j) * 1000, st), 6);
+        }
+        if (i == 700) { /* a transition midway extracts some of them early */
+            long series = metric_store_find(st, "C", "A", NULL, 0, NULL);
+            memset(s, 0, sizeof(*s));
+            assert_int_equal(
+                metric_filters_recent(mf, series, T0 + 650000, T0 + 690000, seen_add, s), 40);
+            for (size_t k = 0; k < 40; k++)
+                check_seen(s, k, 689 - k, (689 - k) % 3 == 0);
+        }
+    }
+    for (int m = 0; m < 6; m++) {
+        long series = metric_store_find(st, "C", names[m], NULL, 0, NULL);
+        assert_true(series >= 0);
+        memset(s, 0, sizeof(*s));
+        assert_int_equal(metric_filters_recent(mf, series, T0, T0 + 2000000, seen_add, s), 1000);
+        for (size_t k = 0; k < 1000; k++) /* newest first */
+            check_seen(s, k, 1499 - k, (1499 - k) % 3 == 0);
+    }
+    /* a window picks its matches only */
+    long series = metric_store_find(st, "C", "F", NULL, 0, NULL);
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(metric_filters_recent(mf, series, T0 + 600000, T0 + 610000, seen_add, s), 10);
+    check_seen(s, 0, 609, true); /* 609 % 3 == 0 */
+    metric_match_free(mm);
+    metric_store_free(st);
+    metric_filters_free(mf);
+
+    /* a record larger than a whole ring has its fields extracted at once
+     * (metric_filters_apply does not cap events; readers do, at 1 MiB) */
+    mf = metric_filters_new();
+    assert_int_equal(metric_filters_add(mf, &a, &d), 0);
+    metric_filters_finish(mf);
+    st = metric_store_new();
+    size_t big = METRIC_CONTEXT_BYTES + (64u << 10);
+    free(buf);
+    buf = malloc(big + 1024);
+    metric_filters_set_origin(mf, "f.json", 5);
+    size_t n = ctx_record(buf, big + 1024, 5, big, true);
+    assert_int_equal(metric_filters_apply(mf, buf, n, T0 + 5000, st), 1);
+    metric_filters_set_origin(mf, "f.json", 6);
+    n = ctx_record(buf, big + 1024, 6, 100, false);
+    assert_int_equal(metric_filters_apply(mf, buf, n, T0 + 6000, st), 1);
+    /* the context fields are not part of matching: a record malformed on
+     * their paths only (the fast skim passes over it) matches as in
+     * test-pattern, and its fields are "" */
+    const char *bad = "{\"eventSource\":\"kms.amazonaws.com\",\"eventID\":01}";
+    assert_int_equal(metric_filters_apply(mf, bad, strlen(bad), T0 + 7000, st), 1);
+    series = metric_store_find(st, "C", "A", NULL, 0, NULL);
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(metric_filters_recent(mf, series, T0, T0 + 10000, seen_add, s), 3);
+    assert_string_equal(s->id[0], "");
+    assert_string_equal(s->name[0], "");
+    assert_int_equal(s->time_ms[0], T0 + 7000);
+    check_seen(s, 1, 6, false);
+    check_seen(s, 2, 5, true);
+    metric_store_free(st);
+    metric_filters_free(mf);
+    free(buf);
+    free(s);
+}
+
 static void test_filter_definition_errors(void **state)
 {
     (void)state;
@@ -413,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_series_identity),
         cmocka_unit_test(test_filters_values_defaults_dimensions),
         cmocka_unit_test(test_filters_log_groups),
+        cmocka_unit_test(test_context_ring),
         cmocka_unit_test(test_filter_definition_errors),
         cmocka_unit_test(test_cardinality_guard),
         cmocka_unit_test(test_persistence_round_trip),
