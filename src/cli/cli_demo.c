@@ -123,12 +123,6 @@ static void say(const struct demo *d, const char *fmt, ...)
 
 /* ---- small tools ---------------------------------------------------------- */
 
-static bool path(char *out, size_t n, const char *dir, const char *name)
-{
-    int k = snprintf(out, n, "%s/%s", dir, name);
-    return k > 0 && (size_t)k < n;
-}
-
 static int write_file(const char *p, const char *data, size_t len, mode_t mode)
 {
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -753,7 +747,8 @@ static int start_app(struct demo *d)
     unsigned port = free_port();
     char js[4200], log[3100], db[3100];
     snprintf(js, sizeof(js), "%s/app.js", d->app_dir);
-    if (!path(log, sizeof(log), d->dir, "app.log") || !path(db, sizeof(db), d->dir, "app.sqlite"))
+    if (!cli_path(log, sizeof(log), d->dir, "app.log") ||
+        !cli_path(db, sizeof(db), d->dir, "app.sqlite"))
         return -1;
     char e_key[200], e_ep[100], e_ak[60], e_sk[80], e_tok[120], e_port[32], e_db[3200];
     snprintf(e_key, sizeof(e_key), "KeyId=%s", d->key1);
@@ -794,10 +789,11 @@ static int start_app(struct demo *d)
 static int start_serve(struct demo *d)
 {
     char tpl[3100], prin[3100], data[3100], ready[3100], log[3100];
-    if (!path(tpl, sizeof(tpl), d->dir, "live.yaml") ||
-        !path(prin, sizeof(prin), d->dir, "principals.json") ||
-        !path(data, sizeof(data), d->dir, "data") || !path(ready, sizeof(ready), d->dir, "ready") ||
-        !path(log, sizeof(log), d->dir, "serve.log"))
+    if (!cli_path(tpl, sizeof(tpl), d->dir, "live.yaml") ||
+        !cli_path(prin, sizeof(prin), d->dir, "principals.json") ||
+        !cli_path(data, sizeof(data), d->dir, "data") ||
+        !cli_path(ready, sizeof(ready), d->dir, "ready") ||
+        !cli_path(log, sizeof(log), d->dir, "serve.log"))
         return -1;
     if (write_file(tpl, cli_demo_template, cli_demo_template_len, 0644) != 0 ||
         write_principals(d, prin) != 0) {
@@ -1001,8 +997,8 @@ int cli_demo(int argc, char **argv)
     char maildir[3100];
     struct ks_diag diag;
     ks_diag_clear(&diag);
-    struct mailsink_options mo = {.dir = path(maildir, sizeof(maildir), d.dir, "mail") ? maildir
-                                                                                       : NULL};
+    struct mailsink_options mo = {.dir = cli_path(maildir, sizeof(maildir), d.dir, "mail") ? maildir
+                                                                                           : NULL};
     say(&d, "keysentry demo: the KMS monitoring lab, live, in %s\n", d.dir);
     if (mailsink_start(&mo, &d.sink, &diag) != KS_OK) {
         cli_error("demo: the mail sink cannot start: %s", diag.msg);

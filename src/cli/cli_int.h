@@ -66,7 +66,9 @@ void cli_serve_side_tick(struct cli_serve_side *s, int64_t now_ms);
 /* Stops the workers, the KMS service, removes a private directory. Returns
  * -1 when the KMS trail could not be delivered. */
 int cli_serve_side_stop(struct cli_serve_side *s);
-/* rm -r, without following symbolic links. */
+/* cli_util.c: rm -r, without following symbolic links. */
 void cli_remove_tree(const char *path);
+/* dir/name into out; false when it does not fit. */
+bool cli_path(char *out, size_t n, const char *dir, const char *name);
 
 #endif

@@ -1406,18 +1406,7 @@ out:
         store_close(r.notify_db);
     if (r.tmp_db_dir) {
         /* the private outbox: its database and the signing key made for it */
-        DIR *dd = opendir(r.tmp_db_dir);
-        struct dirent *de;
-        while (dd && (de = readdir(dd)) != NULL) {
-            if (de->d_name[0] == '.')
-                continue;
-            char p[4400];
-            snprintf(p, sizeof(p), "%s/%s", r.tmp_db_dir, de->d_name);
-            unlink(p);
-        }
-        if (dd)
-            closedir(dd);
-        rmdir(r.tmp_db_dir);
+        cli_remove_tree(r.tmp_db_dir);
         free(r.tmp_db_dir);
     }
     serve_engine_free(r.eng);

@@ -20,28 +20,11 @@
 
 #include <errno.h>
 #include <stdatomic.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 extern char **environ;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-void cli_remove_tree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* An in-process trail record: counted at once, at its own time. */
 static void kms_record(void *ud, const char *rec, size_t len, int64_t event_ms)
@@ -54,12 +37,6 @@ static void kms_record(void *ud, const char *rec, size_t len, int64_t event_ms)
 static const char *prop_str(const struct config_custom *c, const char *name)
 {
     return json_string_value(json_object_get(c->properties, name));
-}
-
-static bool path_in(char *out, size_t n, const char *dir, const char *name)
-{
-    int k = snprintf(out, n, "%s/%s", dir, name);
-    return k > 0 && (size_t)k < n;
 }
 
 /* Keysentry::KmsService: at most one per template. */
@@ -88,7 +65,7 @@ static int start_kms(struct cli_serve_side *s, const struct config_template *t,
     const char *dd = prop_str(c, "DataDirectory");
     if (dd)
         snprintf(data, sizeof(data), "%s", dd);
-    else if (!path_in(data, sizeof(data), s->dir, "kms")) {
+    else if (!cli_path(data, sizeof(data), s->dir, "kms")) {
         cli_error("data directory path too long");
         return -1;
     }
@@ -217,7 +194,7 @@ int cli_serve_side_start(struct cli_serve_side *s, const struct config_template 
     struct store *st = serve_engine_db(e);
     if (!st) {
         char path[4200];
-        if (!path_in(path, sizeof(path), s->dir, "notify.db") ||
+        if (!cli_path(path, sizeof(path), s->dir, "notify.db") ||
             store_open(path, &s->own_db, &d) != KS_OK) {
             cli_error("cannot open the outbox: %s", d.msg);
             return -1;

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 
 #include "base/ks.h"
 
+#include <ftw.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <time.h>
 
 void cli_error(const char *fmt, ...)
@@ -51,4 +55,26 @@ bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
     }
     *out = v;
     return true;
+}
+
+bool cli_path(char *out, size_t n, const char *dir, const char *name)
+{
+    int k = snprintf(out, n, "%s/%s", dir, name);
+    return k > 0 && (size_t)k < n;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+void cli_remove_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
