@@ -461,28 +461,48 @@ void http_push_register(struct http_server *s)
  * Firehose keeps a request id across its retries. A retry of a delivery we
  * already counted (our answer was lost) is answered 200 without counting it
  * again. The ring remembers the last DEDUP_IDS ids; one listener per
- * process, so it is file-level state.
+ * process, so it is file-level state. An id is claimed before its records
+ * are counted, under the same lock as the look-up, so two copies arriving
+ * at once on two listener threads cannot both be counted; the second gets a
+ * retryable 503 while the first is in flight (if the first then fails, the
+ * claim is dropped and the retry counts).
  */
 #define DEDUP_IDS 1024
 static pthread_mutex_t dedup_mu = PTHREAD_MUTEX_INITIALIZER;
 static char dedup[DEDUP_IDS][128];
+static bool dedup_busy[DEDUP_IDS]; /* claimed, not yet counted */
 static size_t dedup_next;
 
-static bool dedup_seen(const char *id)
+enum dedup_state { DEDUP_NEW, DEDUP_DONE, DEDUP_IN_FLIGHT };
+
+static enum dedup_state dedup_claim(const char *id)
 {
-    bool seen = false;
+    enum dedup_state st = DEDUP_NEW;
     pthread_mutex_lock(&dedup_mu);
-    for (size_t i = 0; i < DEDUP_IDS && !seen; i++)
-        seen = dedup[i][0] && !strcmp(dedup[i], id);
+    for (size_t i = 0; i < DEDUP_IDS && st == DEDUP_NEW; i++)
+        if (dedup[i][0] && !strcmp(dedup[i], id))
+            st = dedup_busy[i] ? DEDUP_IN_FLIGHT : DEDUP_DONE;
+    if (st == DEDUP_NEW) {
+        snprintf(dedup[dedup_next], sizeof(dedup[0]), "%s", id);
+        dedup_busy[dedup_next] = true;
+        dedup_next = (dedup_next + 1) % DEDUP_IDS;
+    }
     pthread_mutex_unlock(&dedup_mu);
-    return seen;
+    return st;
 }
 
-static void dedup_add(const char *id)
+/* counted: keep the id as done; else forget the claim */
+static void dedup_finish(const char *id, bool counted)
 {
     pthread_mutex_lock(&dedup_mu);
-    snprintf(dedup[dedup_next], sizeof(dedup[0]), "%s", id);
-    dedup_next = (dedup_next + 1) % DEDUP_IDS;
+    for (size_t i = 0; i < DEDUP_IDS; i++) {
+        if (!dedup_busy[i] || strcmp(dedup[i], id))
+            continue;
+        dedup_busy[i] = false;
+        if (!counted)
+            dedup[i][0] = '\0';
+        break;
+    }
     pthread_mutex_unlock(&dedup_mu);
 }
 
@@ -622,12 +642,20 @@ static void firehose(struct http_req *r, bool too_big)
         body = inflated.data;
         len = inflated.len;
     }
-    if (id[0] && dedup_seen(id)) {
+    enum dedup_state ds = id[0] ? dedup_claim(id) : DEDUP_NEW;
+    if (ds == DEDUP_DONE) {
         fh_answer(r, 200, id, NULL);
         http_out(r, ",\"duplicate\":true}\n");
         ks_buf_release(&inflated);
         return;
     }
+    if (ds == DEDUP_IN_FLIGHT) {
+        fh_answer(r, 503, id, "a delivery with this request id is being processed; retry");
+        http_out(r, "}\n");
+        ks_buf_release(&inflated);
+        return;
+    }
+    bool claimed = id[0] != '\0';
     struct sinkctx c = {.r = r, .name = FIREHOSE_SOURCE};
     c.source = serve_engine_add_source(r->srv->engine, c.name, SERVE_SOURCE_HTTP, "");
     ks_buf_init(&c.errors, 64u << 10);
@@ -638,11 +666,15 @@ static void firehose(struct http_req *r, bool too_big)
     if (!id[0])
         copy_id(id, sizeof(id), info.request_id);
     if (err) {
+        if (claimed)
+            dedup_finish(id, false);
         fh_answer(r, err == KS_E_LIMIT ? 503 : 400, id, d.msg);
         http_out(r, "}\n");
     } else {
-        if (id[0])
-            dedup_add(id);
+        if (claimed)
+            dedup_finish(id, true);
+        else if (id[0] && dedup_claim(id) == DEDUP_NEW)
+            dedup_finish(id, true); /* the id came from the body: remember it now */
         fh_answer(r, 200, id, NULL);
         summary(r, &c);
         http_out(r, "}\n");

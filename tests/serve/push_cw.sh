@@ -146,6 +146,25 @@ check "firehose: gzip bomb record is a bad record" \
     sh -c "head -n1 '$T/out' | jq -e '.rejected == 1 and (.errors[0] | test(\"inflates to more than\"))'"
 curl -sf "http://$P/healthz" >/dev/null && ok "daemon alive after hostile bodies" || bad "healthz"
 
+# copies of one request id sent at once (several listener threads) count once:
+# each answer is 200 (counted, or a duplicate of a counted one) or 503 (in
+# flight elsewhere: Firehose retries)
+before=$(src_events http:firehose)
+pids=
+for i in 1 2 3 4 5 6; do
+    fh fh-race "$T/fh.json" >"$T/race$i" &
+    pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done # not a bare wait: serve runs in the background too
+after=$(src_events http:firehose)
+statuses=$(for i in 1 2 3 4 5 6; do tail -n1 "$T/race$i"; done)
+codes=$(echo "$statuses" | sort | uniq -c | tr -s ' \n' ' ')
+if [ $((after - before)) = 5 ] && ! echo "$statuses" | grep -qvxE '200|503'; then
+    ok "firehose: 6 concurrent copies of one request id counted once (answers:$codes)"
+else
+    bad "firehose: concurrent copies counted $((after - before)) events (answers:$codes)"
+fi
+
 # ---- 2. EventBridge ----------------------------------------------------------
 ev() { # RECORD-LINE ID
     jq -c -n --argjson d "$1" --arg id "$2" \
