@@ -24,9 +24,9 @@
 
 #define HTTP_MAX_BODY        (2u << 20) /* PutLogEvents batches are <= 1 MiB of messages */
 #define HTTP_MAX_CONNECTIONS 64
-#define HTTP_TIMEOUT_S       30 /* idle connection timeout */
-#define HTTP_MAX_FORM_PARAMS 1000
-#define HTTP_EVENTS_LIMIT    1000 /* most /api/events and FilterLogEvents return */
+#define HTTP_TIMEOUT_S       30     /* idle connection timeout */
+#define HTTP_MAX_FORM_PARAMS 262144 /* a 1 MB PutMetricData; the body cap bounds it first */
+#define HTTP_EVENTS_LIMIT    1000   /* most /api/events and FilterLogEvents return */
 
 struct http_options {
     const char *listen; /* "HOST:PORT"; NULL = 127.0.0.1:4580; PORT 0 = ephemeral */

@@ -40,7 +40,9 @@ struct http_req {
 /* A form (query protocol) or URL query: decoded name/value pairs. */
 struct http_form {
     char **names, **values;
-    size_t n;
+    size_t n, cap;
+    uint32_t *index; /* open addressing over names: slot holds i + 1, first name wins */
+    size_t index_cap;
 };
 
 bool http_form_parse(struct http_form *f, const char *s, size_t len);

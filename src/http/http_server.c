@@ -140,6 +140,36 @@ static char *decode(const char *s, size_t n)
     return o;
 }
 
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* PutMetricData's members are looked up one name at a time, thousands of
+ * times a request: a linear search would be quadratic in the form's size. */
+static void form_index(struct http_form *f)
+{
+    size_t cap = 16;
+    while (cap < 2 * f->n)
+        cap *= 2;
+    f->index = ks_xcalloc(cap, sizeof(*f->index));
+    f->index_cap = cap;
+    for (size_t i = 0; i < f->n; i++) {
+        size_t slot = (size_t)name_hash(f->names[i]) & (cap - 1);
+        bool dup = false;
+        for (; f->index[slot]; slot = (slot + 1) & (cap - 1))
+            if (!strcmp(f->names[f->index[slot] - 1], f->names[i])) {
+                dup = true; /* the first occurrence wins, as before */
+                break;
+            }
+        if (!dup)
+            f->index[slot] = (uint32_t)(i + 1);
+    }
+}
+
 bool http_form_parse(struct http_form *f, const char *s, size_t len)
 {
     memset(f, 0, sizeof(*f));
@@ -154,14 +184,18 @@ bool http_form_parse(struct http_form *f, const char *s, size_t len)
             size_t eq = i;
             while (eq < j && s[eq] != '=')
                 eq++;
-            f->names = ks_xrealloc(f->names, (f->n + 1) * sizeof(char *));
-            f->values = ks_xrealloc(f->values, (f->n + 1) * sizeof(char *));
+            if (f->n == f->cap) {
+                f->cap = f->cap ? f->cap * 2 : 16;
+                f->names = ks_xrealloc(f->names, f->cap * sizeof(char *));
+                f->values = ks_xrealloc(f->values, f->cap * sizeof(char *));
+            }
             f->names[f->n] = decode(s + i, eq - i);
             f->values[f->n] = eq < j ? decode(s + eq + 1, j - eq - 1) : ks_xstrdup("");
             f->n++;
         }
         i = j + 1;
     }
+    form_index(f);
     return true;
 }
 
@@ -173,14 +207,18 @@ void http_form_release(struct http_form *f)
     }
     free(f->names);
     free(f->values);
+    free(f->index);
     memset(f, 0, sizeof(*f));
 }
 
 const char *http_form_get(const struct http_form *f, const char *name)
 {
-    for (size_t i = 0; i < f->n; i++)
-        if (!strcmp(f->names[i], name))
-            return f->values[i];
+    if (!f->index_cap)
+        return NULL;
+    for (size_t slot = (size_t)name_hash(name) & (f->index_cap - 1); f->index[slot];
+         slot = (slot + 1) & (f->index_cap - 1))
+        if (!strcmp(f->names[f->index[slot] - 1], name))
+            return f->values[f->index[slot] - 1];
     return NULL;
 }
 

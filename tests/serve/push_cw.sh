@@ -271,6 +271,20 @@ check "put-metric-data: Values and Counts of different sizes is InvalidParameter
 check "put-metric-data: an impossible statistic set is InvalidParameterValue" \
     pmd_err InvalidParameterValue --namespace App/Test --metric-name X \
     --statistic-values SampleCount=2,Sum=100,Minimum=1,Maximum=2
+# a large PutMetricData (1,000 members: 2,003 form parameters) is taken whole
+awk 'BEGIN { printf "Action=PutMetricData&Version=2010-08-01&Namespace=App/Bulk";
+    for (i = 1; i <= 1000; i++) printf "&MetricData.member.%d.MetricName=N&MetricData.member.%d.Value=1", i, i }' \
+    >"$T/bulk.form"
+code=$(curl -s -o "$T/bulk.out" -w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' \
+    --data-binary "@$T/bulk.form" "http://$P/")
+bulk_sum() {
+    [ "$($A cloudwatch get-metric-statistics --namespace App/Bulk --metric-name N --statistics Sum \
+        --start-time "$(date -u -d '-10 min' +%Y-%m-%dT%H:%M:%SZ)" \
+        --end-time "$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)" --period 3600 \
+        --query 'Datapoints[0].Sum' --output text)" = 1000.0 ]
+}
+if [ "$code" = 200 ] && bulk_sum; then ok "put-metric-data: 1,000 members in one request, Sum 1000"; else
+    bad "bulk put-metric-data: HTTP $code $(head -c 300 "$T/bulk.out")"; fi
 # an alarm created through the API evaluates on pushed data
 $A cloudwatch put-metric-alarm --alarm-name ApiErrors --namespace App/Test --metric-name Pushed \
     --statistic Sum --period 10 --evaluation-periods 1 --threshold 3 \
