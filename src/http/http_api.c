@@ -66,22 +66,48 @@ static void alarms(struct http_req *r)
     serve_engine_unlock(e);
 }
 
+static bool find_alarm(struct serve_engine *e, const char *name, const struct alarm **m,
+                       const struct alarm_composite **c, size_t *index)
+{
+    *m = NULL;
+    *c = NULL;
+    for (size_t i = 0; i < serve_engine_alarm_count(e); i++)
+        if (!strcmp(alarm_get_def(serve_engine_alarm(e, i))->name, name)) {
+            *m = serve_engine_alarm(e, i);
+            *index = i;
+            return true;
+        }
+    for (size_t i = 0; i < serve_engine_composite_count(e); i++)
+        if (!strcmp(alarm_composite_get_def(serve_engine_composite(e, i))->name, name)) {
+            *c = serve_engine_composite(e, i);
+            *index = i;
+            return true;
+        }
+    return false;
+}
+
+/* Takes the engine lock and finds the alarm the URL names; on a miss answers
+ * 404 and returns false with the lock released. */
+static bool lock_alarm(struct http_req *r, const char *name, const struct alarm **m,
+                       const struct alarm_composite **c, size_t *index)
+{
+    serve_engine_lock(r->srv->engine);
+    if (find_alarm(r->srv->engine, name, m, c, index))
+        return true;
+    serve_engine_unlock(r->srv->engine);
+    json_err(r, 404, "no such alarm");
+    return false;
+}
+
 static void history(struct http_req *r, const char *name)
 {
     struct serve_engine *e = r->srv->engine;
-    serve_engine_lock(e);
-    const struct alarm_history *h = NULL;
-    for (size_t i = 0; !h && i < serve_engine_alarm_count(e); i++)
-        if (!strcmp(alarm_get_def(serve_engine_alarm(e, i))->name, name))
-            h = alarm_get_history(serve_engine_alarm(e, i));
-    for (size_t i = 0; !h && i < serve_engine_composite_count(e); i++)
-        if (!strcmp(alarm_composite_get_def(serve_engine_composite(e, i))->name, name))
-            h = alarm_composite_history(serve_engine_composite(e, i));
-    if (!h) {
-        serve_engine_unlock(e);
-        json_err(r, 404, "no such alarm");
+    const struct alarm *m;
+    const struct alarm_composite *c;
+    size_t idx;
+    if (!lock_alarm(r, name, &m, &c, &idx))
         return;
-    }
+    const struct alarm_history *h = m ? alarm_get_history(m) : alarm_composite_history(c);
     http_out(r, "{\"alarm\":");
     http_out_json_str(r, name);
     http_out(r, ",\"history\":[");
@@ -386,26 +412,6 @@ static void prometheus(struct http_req *r)
 #define HTTP_SERIES_DEFAULT_MS (3600 * 1000)
 
 /* Lock held. Exactly one of *m and *c is set on success. */
-static bool find_alarm(struct serve_engine *e, const char *name, const struct alarm **m,
-                       const struct alarm_composite **c, size_t *index)
-{
-    *m = NULL;
-    *c = NULL;
-    for (size_t i = 0; i < serve_engine_alarm_count(e); i++)
-        if (!strcmp(alarm_get_def(serve_engine_alarm(e, i))->name, name)) {
-            *m = serve_engine_alarm(e, i);
-            *index = i;
-            return true;
-        }
-    for (size_t i = 0; i < serve_engine_composite_count(e); i++)
-        if (!strcmp(alarm_composite_get_def(serve_engine_composite(e, i))->name, name)) {
-            *c = serve_engine_composite(e, i);
-            *index = i;
-            return true;
-        }
-    return false;
-}
-
 /* Reason data comes from the evaluator, but SetAlarmState lets a client set
  * it: it is embedded as JSON only when it parses, else as a string. */
 static void out_json_or_string(struct http_req *r, const char *s)
@@ -436,15 +442,11 @@ static void out_str_list(struct http_req *r, const char *const *v, size_t n)
 static void alarm_detail(struct http_req *r, const char *name)
 {
     struct serve_engine *e = r->srv->engine;
-    serve_engine_lock(e);
     const struct alarm *m;
     const struct alarm_composite *c;
     size_t idx;
-    if (!find_alarm(e, name, &m, &c, &idx)) {
-        serve_engine_unlock(e);
-        json_err(r, 404, "no such alarm");
+    if (!lock_alarm(r, name, &m, &c, &idx))
         return;
-    }
     if (m) {
         const struct alarm_def *d = alarm_get_def(m);
         alarm_fields(r, d->name, "MetricAlarm", alarm_arn(m), alarm_get_state(m),
@@ -602,13 +604,14 @@ static void alarm_series(struct http_req *r, const char *name)
         return;
     }
     struct serve_engine *e = r->srv->engine;
-    serve_engine_lock(e);
     const struct alarm *m;
     const struct alarm_composite *c;
     size_t idx;
-    if (!find_alarm(e, name, &m, &c, &idx) || !m) {
+    if (!lock_alarm(r, name, &m, &c, &idx))
+        return;
+    if (!m) {
         serve_engine_unlock(e);
-        json_err(r, 404, c ? "a composite alarm has no metric series" : "no such alarm");
+        json_err(r, 404, "a composite alarm has no metric series");
         return;
     }
     const struct alarm_def *d = alarm_get_def(m);
@@ -671,15 +674,11 @@ static void alarm_series(struct http_req *r, const char *name)
 static void alarm_context(struct http_req *r, const char *name)
 {
     struct serve_engine *e = r->srv->engine;
-    serve_engine_lock(e);
     const struct alarm *m;
     const struct alarm_composite *c;
     size_t idx;
-    if (!find_alarm(e, name, &m, &c, &idx)) {
-        serve_engine_unlock(e);
-        json_err(r, 404, "no such alarm");
+    if (!lock_alarm(r, name, &m, &c, &idx))
         return;
-    }
     const struct alarm_history *h = m ? alarm_get_history(m) : alarm_composite_history(c);
     int64_t when = INT64_MIN;
     bool early = false;
