@@ -320,17 +320,6 @@ out:
 
 /* ---- IAM --------------------------------------------------------------------------- */
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static char *form_decode(const char *s, size_t n)
 {
     char *out = malloc(n + 1);
@@ -340,8 +329,9 @@ static char *form_decode(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < n && ks_hexval(s[i + 1]) >= 0 &&
+                   ks_hexval(s[i + 2]) >= 0) {
+            out[o++] = (char)(ks_hexval(s[i + 1]) * 16 + ks_hexval(s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];
